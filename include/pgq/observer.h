@@ -1,0 +1,46 @@
+#pragma once
+/// @file
+/// Events the library reports about pools, drivers and jobs. The worker
+/// turns them into Prometheus metrics; the library itself depends on no
+/// metrics library. Every method has an empty default, may be called from
+/// any thread, and must not throw or block.
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+namespace pgq {
+
+/// Why a pooled connection was closed.
+enum class CloseReason { kMaxLifetime, kBroken, kStateViolation, kShutdown, kIdleCheckFailed };
+std::string_view ToString(CloseReason reason) noexcept;
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+
+  // Pool.
+  virtual void OnAcquire(std::chrono::nanoseconds /*waited*/) {}
+  virtual void OnAcquireTimeout() {}
+  virtual void OnRelease(std::chrono::nanoseconds /*held*/) {}
+  virtual void OnConnectionCreated() {}
+  virtual void OnConnectionClosed(CloseReason /*reason*/) {}
+
+  // Driver health.
+  virtual void OnConnectError(std::string_view /*kind*/) {}
+  virtual void OnReconnect() {}
+  virtual void OnStateViolation(bool /*in_transaction*/, bool /*isolation*/) {}
+  virtual void OnListenerUp(bool /*up*/) {}
+  virtual void OnNotification(std::string_view /*type*/) {}
+
+  // Jobs.
+  virtual void OnJobsClaimed(std::string_view /*entrypoint*/, std::size_t /*count*/) {}
+  virtual void OnJobStarted(std::string_view /*entrypoint*/,
+                            std::chrono::duration<double> /*waited*/) {}
+  virtual void OnJobFinished(std::string_view /*entrypoint*/,
+                             std::string_view /*outcome*/,
+                             std::chrono::duration<double> /*took*/) {}
+  virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+};
+
+}  // namespace pgq

@@ -1,0 +1,412 @@
+#include "pgq/pool.h"
+
+#include <condition_variable>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "pgq/error.h"
+#include "session.h"
+
+namespace pgq {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::string_view ToString(CloseReason reason) noexcept {
+  switch (reason) {
+    case CloseReason::kMaxLifetime:
+      return "max_lifetime";
+    case CloseReason::kBroken:
+      return "broken";
+    case CloseReason::kStateViolation:
+      return "state_violation";
+    case CloseReason::kShutdown:
+      return "shutdown";
+    case CloseReason::kIdleCheckFailed:
+      return "idle_check_failed";
+  }
+  return "unknown";
+}
+
+struct Lease::Slot {
+  std::unique_ptr<detail::Session> session;
+  SteadyClock::time_point leased_at;
+  SteadyClock::time_point last_checked;
+  bool exposed = false;  // user code had the raw connection
+};
+
+struct ConnectionPool::State {
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<Lease::Slot>> idle;  // guarded by mu
+  std::size_t total = 0;     // open or opening, including leased; guarded by mu
+  std::size_t active = 0;    // leased out; guarded by mu
+  std::size_t pending = 0;   // waiting in Acquire; guarded by mu
+  std::size_t reserved = 0;  // capacity held by dedicated connections; guarded by mu
+  bool closed = false;       // guarded by mu
+};
+
+namespace {
+class NullObserver final : public Observer {};
+}  // namespace
+
+// ------------------------------------------------------------------ Lease
+
+Lease::Lease(std::shared_ptr<ConnectionPool> pool, Slot* slot)
+    : pool_(std::move(pool)), slot_(slot) {}
+
+Lease::Lease(Lease&& other) noexcept
+    : pool_(std::move(other.pool_)), slot_(std::exchange(other.slot_, nullptr)) {}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pool_ = std::move(other.pool_);
+    slot_ = std::exchange(other.slot_, nullptr);
+  }
+  return *this;
+}
+
+Lease::~Lease() { Release(); }
+
+void Lease::Release() noexcept {
+  if (slot_ != nullptr) {
+    pool_->Return(std::exchange(slot_, nullptr));
+    pool_.reset();
+  }
+}
+
+Rows Lease::Fetch(std::string_view sql, const Params& params) {
+  if (!slot_) throw LogicError("Fetch on an empty lease");
+  slot_->session->EnforceNoTransaction("pooled connection");
+  return slot_->session->Fetch(sql, params);
+}
+
+std::int64_t Lease::Execute(std::string_view sql, const Params& params) {
+  if (!slot_) throw LogicError("Execute on an empty lease");
+  slot_->session->EnforceNoTransaction("pooled connection");
+  return slot_->session->Execute(sql, params);
+}
+
+pqxx::connection_base& Lease::connection() {
+  if (!slot_) throw LogicError("connection() on an empty lease");
+  slot_->exposed = true;
+  return slot_->session->connection();
+}
+
+// ---------------------------------------------------------- ConnectionPool
+
+std::shared_ptr<ConnectionPool> ConnectionPool::Create(ConnectionOptions options,
+                                                       PoolSettings settings,
+                                                       std::shared_ptr<Observer> observer) {
+  if (settings.max_size == 0) throw LogicError("pool max_size must be at least 1");
+  if (settings.min_size > settings.max_size) {
+    throw LogicError("pool min_size (" + std::to_string(settings.min_size) +
+                     ") is larger than max_size (" + std::to_string(settings.max_size) + ")");
+  }
+  std::shared_ptr<ConnectionPool> pool(
+      new ConnectionPool(std::move(options), settings, std::move(observer)));
+  // Open min_size connections up front so that a bad DSN or a database at
+  // the wrong isolation fails at start-up, not at the first job.
+  std::vector<Lease> warm;
+  for (std::size_t i = 0; i < settings.min_size; ++i) warm.push_back(pool->Acquire());
+  return pool;
+}
+
+ConnectionPool::ConnectionPool(ConnectionOptions options, PoolSettings settings,
+                               std::shared_ptr<Observer> observer)
+    : options_(std::move(options)),
+      settings_(settings),
+      observer_(observer ? std::move(observer) : std::make_shared<NullObserver>()),
+      state_(std::make_unique<State>()) {}
+
+ConnectionPool::~ConnectionPool() { Close(); }
+
+Lease ConnectionPool::Acquire() {
+  const auto start = SteadyClock::now();
+  const auto deadline = start + settings_.acquire_timeout;
+  std::unique_lock lock(state_->mu);
+  if (state_->closed) throw LogicError("connection pool is closed");
+  ++state_->pending;
+  for (;;) {
+    if (!state_->idle.empty()) {
+      auto slot = std::move(state_->idle.back());
+      state_->idle.pop_back();
+      ++state_->active;
+      lock.unlock();
+      // Local checks only (no round trip): libpq's connection and
+      // transaction status. Isolation was checked when the connection was
+      // opened and on every return of an exposed lease.
+      CloseReason reason{};
+      bool bad = false;
+      if (!slot->session->IsOpen()) {
+        bad = true;
+        reason = CloseReason::kBroken;
+      } else if (slot->session->InTransactionBlock()) {
+        bad = true;
+        reason = CloseReason::kStateViolation;
+        observer_->OnStateViolation(true, false);
+      } else if (settings_.max_lifetime.count() > 0 &&
+                 SteadyClock::now() - slot->session->created() > settings_.max_lifetime) {
+        bad = true;
+        reason = CloseReason::kMaxLifetime;
+      }
+      lock.lock();
+      if (bad) {
+        --state_->active;
+        --state_->total;
+        lock.unlock();
+        slot.reset();
+        observer_->OnConnectionClosed(reason);
+        lock.lock();
+        continue;
+      }
+      --state_->pending;
+      lock.unlock();
+      slot->leased_at = SteadyClock::now();
+      slot->exposed = false;
+      observer_->OnAcquire(slot->leased_at - start);
+      return Lease(shared_from_this(), slot.release());
+    }
+    if (state_->total + state_->reserved < settings_.max_size) {
+      ++state_->total;
+      ++state_->active;
+      --state_->pending;
+      lock.unlock();
+      auto slot = std::make_unique<Lease::Slot>();
+      try {
+        slot->session = detail::Session::Open(options_);
+      } catch (const ConnectionStateError& e) {
+        observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
+                                    e.kind() == ConnectionStateError::Kind::kIsolation);
+        std::scoped_lock relock(state_->mu);
+        --state_->total;
+        --state_->active;
+        state_->cv.notify_one();
+        throw;
+      } catch (const std::exception&) {
+        observer_->OnConnectError("connect");
+        std::scoped_lock relock(state_->mu);
+        --state_->total;
+        --state_->active;
+        state_->cv.notify_one();
+        throw;
+      }
+      observer_->OnConnectionCreated();
+      slot->leased_at = SteadyClock::now();
+      slot->last_checked = slot->leased_at;
+      observer_->OnAcquire(slot->leased_at - start);
+      return Lease(shared_from_this(), slot.release());
+    }
+    if (state_->cv.wait_until(lock, deadline) == std::cv_status::timeout &&
+        state_->idle.empty() && state_->total + state_->reserved >= settings_.max_size) {
+      --state_->pending;
+      lock.unlock();
+      observer_->OnAcquireTimeout();
+      throw PoolTimeoutError("no pooled connection became free within " +
+                             std::to_string(settings_.acquire_timeout.count()) +
+                             " ms (max_size " + std::to_string(settings_.max_size) + ")");
+    }
+    if (state_->closed) {
+      --state_->pending;
+      throw LogicError("connection pool is closed");
+    }
+  }
+}
+
+void ConnectionPool::Return(Lease::Slot* raw) noexcept {
+  std::unique_ptr<Lease::Slot> slot(raw);
+  const auto now = SteadyClock::now();
+  observer_->OnRelease(now - slot->leased_at);
+  std::optional<CloseReason> reason;
+  try {
+    if (!slot->session->IsOpen()) {
+      reason = CloseReason::kBroken;
+    } else if (slot->session->InTransactionBlock()) {
+      reason = CloseReason::kStateViolation;
+      observer_->OnStateViolation(true, false);
+      spdlog::warn(
+          "a pooled connection came back inside a transaction block; it was discarded "
+          "(the open transaction is rolled back by closing the connection)");
+    } else if (slot->exposed) {
+      // User code had the raw connection: it may have changed the session.
+      const auto state = slot->session->Inspect();
+      try {
+        EnforceRequirements(state, options_.requirements, "returned connection");
+      } catch (const ConnectionStateError& e) {
+        reason = CloseReason::kStateViolation;
+        observer_->OnStateViolation(false, true);
+        spdlog::warn("{}; the connection was discarded", e.what());
+      }
+    }
+    if (!reason && settings_.max_lifetime.count() > 0 &&
+        now - slot->session->created() > settings_.max_lifetime) {
+      reason = CloseReason::kMaxLifetime;
+    }
+  } catch (const std::exception& e) {
+    reason = CloseReason::kBroken;
+  }
+  std::unique_lock lock(state_->mu);
+  --state_->active;
+  if (reason || state_->closed) {
+    --state_->total;
+    state_->cv.notify_one();
+    lock.unlock();
+    slot.reset();
+    observer_->OnConnectionClosed(reason.value_or(CloseReason::kShutdown));
+    return;
+  }
+  state_->idle.push_back(std::move(slot));
+  state_->cv.notify_one();
+}
+
+PoolStats ConnectionPool::Stats() const {
+  std::scoped_lock lock(state_->mu);
+  PoolStats stats;
+  stats.active = state_->active;
+  stats.idle = state_->idle.size();
+  stats.pending = state_->pending;
+  stats.min_size = settings_.min_size;
+  stats.max_size = settings_.max_size;
+  return stats;
+}
+
+std::vector<ConnectionCheck> ConnectionPool::CheckIdle() {
+  std::vector<std::unique_ptr<Lease::Slot>> slots;
+  {
+    std::scoped_lock lock(state_->mu);
+    slots.swap(state_->idle);
+    state_->active += slots.size();  // checked-out for the duration of the check
+  }
+  std::vector<ConnectionCheck> report;
+  std::vector<std::unique_ptr<Lease::Slot>> good;
+  std::size_t closed = 0;
+  for (auto& slot : slots) {
+    ConnectionCheck check;
+    std::optional<CloseReason> reason;
+    try {
+      if (!slot->session->IsOpen()) throw ConnectionError("connection is closed");
+      EnforceRequirements(slot->session->Inspect(), options_.requirements, "idle connection");
+      check.ok = true;
+    } catch (const ConnectionStateError& e) {
+      check.reason = e.what();
+      reason = CloseReason::kStateViolation;
+      observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
+                                  e.kind() == ConnectionStateError::Kind::kIsolation);
+    } catch (const std::exception& e) {
+      check.reason = std::string("idle connection failed its health check: ") + e.what();
+      reason = CloseReason::kIdleCheckFailed;
+    }
+    report.push_back(check);
+    if (reason) {
+      slot.reset();
+      ++closed;
+      observer_->OnConnectionClosed(*reason);
+    } else {
+      slot->last_checked = SteadyClock::now();
+      good.push_back(std::move(slot));
+    }
+  }
+  {
+    std::scoped_lock lock(state_->mu);
+    state_->active -= slots.size();
+    state_->total -= closed;
+    for (auto& slot : good) state_->idle.push_back(std::move(slot));
+    state_->cv.notify_all();
+  }
+  // Top up to min_size; failures surface through the next Acquire.
+  try {
+    std::vector<Lease> warm;
+    while (true) {
+      {
+        std::scoped_lock lock(state_->mu);
+        if (state_->closed || state_->total >= settings_.min_size) break;
+      }
+      warm.push_back(Acquire());
+    }
+  } catch (const std::exception& e) {
+    report.push_back({false, std::string("cannot open a connection: ") + e.what()});
+  }
+  return report;
+}
+
+void ConnectionPool::Close() {
+  std::vector<std::unique_ptr<Lease::Slot>> idle;
+  {
+    std::scoped_lock lock(state_->mu);
+    state_->closed = true;
+    idle.swap(state_->idle);
+    state_->total -= idle.size();
+    state_->cv.notify_all();
+  }
+  for (auto& slot : idle) {
+    slot.reset();
+    observer_->OnConnectionClosed(CloseReason::kShutdown);
+  }
+}
+
+// ------------------------------------------------------------- PoolDriver
+
+struct PoolDriver::ListenerSet {
+  std::mutex mu;
+  std::unique_ptr<ConnectionDriver> driver;  // dedicated LISTEN connection
+};
+
+PoolDriver::PoolDriver(std::shared_ptr<ConnectionPool> pool)
+    : pool_(std::move(pool)), listeners_(std::make_shared<ListenerSet>()) {
+  if (!pool_) throw LogicError("PoolDriver needs a pool");
+  if (pool_->settings().max_size < 2) {
+    throw LogicError(
+        "PoolDriver needs a pool with max_size >= 2: one connection is dedicated to LISTEN "
+        "and the others run statements");
+  }
+}
+
+PoolDriver::~PoolDriver() {
+  std::scoped_lock lock(listeners_->mu);
+  if (listeners_->driver) {
+    listeners_->driver.reset();
+    std::scoped_lock pool_lock(pool_->state_->mu);
+    --pool_->state_->reserved;
+    pool_->state_->cv.notify_all();
+  }
+}
+
+Rows PoolDriver::Fetch(std::string_view sql, const Params& params) {
+  auto lease = pool_->Acquire();
+  return lease.Fetch(sql, params);
+}
+
+std::int64_t PoolDriver::Execute(std::string_view sql, const Params& params) {
+  auto lease = pool_->Acquire();
+  return lease.Execute(sql, params);
+}
+
+std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
+                                                 NotificationCallback callback) {
+  std::scoped_lock lock(listeners_->mu);
+  if (!listeners_->driver) {
+    {
+      // The LISTEN connection counts against max_size, so a worker never
+      // opens more than max_size connections in total.
+      std::scoped_lock pool_lock(pool_->state_->mu);
+      ++pool_->state_->reserved;
+    }
+    try {
+      listeners_->driver = std::make_unique<ConnectionDriver>(pool_->options());
+    } catch (...) {
+      std::scoped_lock pool_lock(pool_->state_->mu);
+      --pool_->state_->reserved;
+      throw;
+    }
+    pool_->observer().OnConnectionCreated();
+  }
+  return listeners_->driver->Listen(channel, std::move(callback));
+}
+
+bool PoolDriver::ListenerHealthy() const {
+  std::scoped_lock lock(listeners_->mu);
+  return listeners_->driver && listeners_->driver->ListenerHealthy();
+}
+
+}  // namespace pgq

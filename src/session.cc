@@ -1,0 +1,129 @@
+#include "session.h"
+
+#include <pqxx/connection>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+
+#include <vector>
+
+#include "pg_errors.h"
+#include "pgq/error.h"
+#include "pq_handle.h"
+
+namespace pgq::detail {
+namespace {
+
+std::vector<const char*> ParamPointers(const Params& params) {
+  std::vector<const char*> out;
+  out.reserve(params.size());
+  for (const auto& p : params) out.push_back(p ? p->c_str() : nullptr);
+  return out;
+}
+
+pqxx::result Run(pqxx::connection_base& connection, std::string_view sql, const Params& params) {
+  pqxx::nontransaction tx(connection);
+  if (params.empty()) return tx.exec(std::string(sql));
+  const auto pointers = ParamPointers(params);
+  return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers));
+}
+
+}  // namespace
+
+Rows ToRows(const pqxx::result& result) {
+  const auto ncols = static_cast<std::size_t>(result.columns());
+  std::vector<std::string> columns;
+  columns.reserve(ncols);
+  for (pqxx::row::size_type c = 0; c < result.columns(); ++c) {
+    columns.emplace_back(result.column_name(c));
+  }
+  std::vector<std::vector<Param>> values;
+  values.reserve(result.size());
+  for (const auto& row : result) {
+    std::vector<Param> cells;
+    cells.reserve(ncols);
+    for (const auto& field : row) {
+      if (field.is_null()) {
+        cells.emplace_back(std::nullopt);
+      } else {
+        cells.emplace_back(std::string(field.c_str(), field.size()));
+      }
+    }
+    values.push_back(std::move(cells));
+  }
+  return Rows(std::move(columns), std::move(values));
+}
+
+Session::Session(std::unique_ptr<pqxx::connection_base> owned, pqxx::connection_base* connection)
+    : owned_(std::move(owned)),
+      connection_(connection),
+      created_(std::chrono::steady_clock::now()) {}
+
+Session::~Session() = default;
+
+std::unique_ptr<Session> Session::Open(const ConnectionOptions& options) {
+  std::unique_ptr<pqxx::connection_base> connection;
+  try {
+    connection = std::make_unique<pqxx::connection>(options.conninfo());
+    // We replace broken connections ourselves (and re-read secrets when we
+    // do); libpqxx's silent reactivation would hide that.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    connection->inhibit_reactivation(true);  // deprecated in 6.4, still honoured
+#pragma GCC diagnostic pop
+  } catch (...) {
+    RethrowAsPgq("cannot connect to PostgreSQL");
+  }
+  auto* raw = connection.get();
+  std::unique_ptr<Session> session(new Session(std::move(connection), raw));
+  if (!options.on_connect_sql.empty()) session->Execute(options.on_connect_sql, {});
+  EnforceRequirements(session->Inspect(), options.requirements, "new connection");
+  return session;
+}
+
+std::unique_ptr<Session> Session::Borrow(pqxx::connection_base& connection) {
+  return std::unique_ptr<Session>(new Session(nullptr, &connection));
+}
+
+Rows Session::Fetch(std::string_view sql, const Params& params) {
+  try {
+    return ToRows(Run(*connection_, sql, params));
+  } catch (...) {
+    RethrowAsPgq({});
+  }
+}
+
+std::int64_t Session::Execute(std::string_view sql, const Params& params) {
+  try {
+    return Run(*connection_, sql, params).affected_rows();
+  } catch (...) {
+    RethrowAsPgq({});
+  }
+}
+
+bool Session::IsOpen() const noexcept { return connection_->is_open(); }
+
+bool Session::InTransactionBlock() const noexcept {
+  const auto status = TransactionStatus(*connection_);
+  return status == TxStatus::kInTransaction || status == TxStatus::kInError;
+}
+
+int Session::Socket() const noexcept { return connection_->sock(); }
+
+void Session::EnforceNoTransaction(std::string_view where) const {
+  if (InTransactionBlock()) {
+    ConnectionState state;
+    state.in_transaction = true;
+    EnforceRequirements(state, {}, where);
+  }
+}
+
+ConnectionState Session::Inspect() {
+  ConnectionState state;
+  state.in_transaction = InTransactionBlock();
+  if (state.in_transaction) return state;  // an aborted block fails any query
+  auto rows = Fetch("SELECT current_setting('transaction_isolation') AS isolation", {});
+  state.isolation = rows.Text(0, "isolation");
+  return state;
+}
+
+}  // namespace pgq::detail

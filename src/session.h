@@ -1,0 +1,52 @@
+#pragma once
+// One libpqxx connection plus the checks the queue needs. Not thread-safe:
+// owners (ConnectionDriver, ConnectionPool) serialise access.
+
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+#include <pqxx/connection_base>
+
+#include "pgq/driver.h"
+
+namespace pgq::detail {
+
+class Session {
+ public:
+  /// Opens a connection, runs options.on_connect_sql, and enforces the
+  /// requirements. Throws ConnectionError / ConnectionStateError.
+  static std::unique_ptr<Session> Open(const ConnectionOptions& options);
+  /// Wraps a connection the caller owns (not closed by the session).
+  static std::unique_ptr<Session> Borrow(pqxx::connection_base& connection);
+
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Rows Fetch(std::string_view sql, const Params& params);
+  std::int64_t Execute(std::string_view sql, const Params& params);
+
+  /// Throws ConnectionStateError if libpq says a transaction block is open.
+  void EnforceNoTransaction(std::string_view where) const;
+  /// Local transaction status plus one `SHOW transaction_isolation`.
+  ConnectionState Inspect();
+
+  bool IsOpen() const noexcept;
+  /// True when libpq reports an open (or failed) transaction block.
+  bool InTransactionBlock() const noexcept;
+  int Socket() const noexcept;
+  pqxx::connection_base& connection() noexcept { return *connection_; }
+  std::chrono::steady_clock::time_point created() const noexcept { return created_; }
+
+ private:
+  Session(std::unique_ptr<pqxx::connection_base> owned, pqxx::connection_base* connection);
+  std::unique_ptr<pqxx::connection_base> owned_;
+  pqxx::connection_base* connection_;
+  std::chrono::steady_clock::time_point created_;
+};
+
+/// Runs `sql` with text parameters on `tx` and converts the result.
+Rows ToRows(const class pqxx::result& result);
+
+}  // namespace pgq::detail

@@ -1,5 +1,6 @@
 #include "pgq/driver.h"
 
+#include <libpq-fe.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -71,18 +72,39 @@ ConnectionOptions ConnectionOptions::FromDsn(std::string dsn) {
 }
 
 std::string RedactConninfo(std::string_view conninfo) {
-  std::string text(conninfo);
-  // URI form: scheme://user:password@host...
+  const std::string text(conninfo);
+  // Let libpq parse it (URIs with percent-encoding, backslash escapes,
+  // quoting): what libpq would use as the password is what we must hide.
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options != nullptr) {
+    bool has_password = false;
+    std::string rebuilt;
+    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+      if (o->val == nullptr) continue;
+      const std::string key(o->keyword);
+      if (key == "password") has_password = true;
+      std::string value = key == "password" ? "****" : o->val;
+      std::string quoted = "'";
+      for (char c : value) {
+        if (c == '\\' || c == '\'') quoted.push_back('\\');
+        quoted.push_back(c);
+      }
+      quoted.push_back('\'');
+      if (!rebuilt.empty()) rebuilt.push_back(' ');
+      rebuilt += key + "=" + quoted;
+    }
+    PQconninfoFree(options);
+    return has_password ? rebuilt : text;
+  }
+  // Unparseable: best effort on the common spellings.
+  std::string out = text;
   static const std::regex kUri(R"(^(postgres(?:ql)?://[^:/@]*:)([^@]*)(@))");
-  text = std::regex_replace(text, kUri, "$1****$3");
-  // URI query parameter: ?password=...&
-  static const std::regex kQuery(R"(([?&]password=)[^&]*)", std::regex::icase);
-  text = std::regex_replace(text, kQuery, "$1****");
-  // key=value form: password=secret or password='se cret'
-  static const std::regex kKeyValue(R"((^|\s)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+))",
-                                    std::regex::icase);
-  text = std::regex_replace(text, kKeyValue, "$1$2****");
-  return text;
+  out = std::regex_replace(out, kUri, "$1****$3");
+  static const std::regex kPassword(R"((password\s*=\s*).*)", std::regex::icase);
+  out = std::regex_replace(out, kPassword, "$1****");
+  return out;
 }
 
 void Driver::Notify(std::string_view channel, std::string_view payload) {

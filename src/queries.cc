@@ -581,13 +581,43 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
     names.push_back(ep.name);
     limits.push_back(ep.concurrency_limit);
   }
-  auto rows = driver_.Fetch(
-      sql_->dequeue,
-      {std::to_string(batch_size), ArrayLiteral(names), ArrayLiteral(limits),
-       std::string(queue_manager_id),
-       std::to_string(worker_cap.value_or(std::numeric_limits<std::int64_t>::max())),
-       detail::IntervalLiteral(heartbeat_timeout)});
-  return ParseJobs(rows);
+  Params params{std::to_string(batch_size), ArrayLiteral(names), ArrayLiteral(limits),
+                std::string(queue_manager_id),
+                std::to_string(worker_cap.value_or(std::numeric_limits<std::int64_t>::max())),
+                detail::IntervalLiteral(heartbeat_timeout)};
+  const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
+  if (!limited) return ParseJobs(driver_.Fetch(sql_->dequeue, params));
+
+  // A statement's snapshot is taken when it starts, so two dequeues racing on
+  // different connections could both count the same free slot. For limited
+  // entrypoints we first take a per-entrypoint transaction advisory lock in
+  // its own statement, then claim with a fresh snapshot, all in one
+  // implicit transaction (one round trip, committed on its own). The
+  // counting rule stays PgQueuer's; only the overlap is removed.
+  std::vector<std::string> locked;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (limits[i] > 0) locked.push_back(settings_.QueueTable() + ":" + names[i]);
+  }
+  std::string script = "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtext(e) AS k "
+                       "FROM unnest(" +
+                       detail::QuoteLiteral(ArrayLiteral(locked)) +
+                       "::text[]) AS e ORDER BY 1) AS keys;\n" +
+                       sql_->dequeue;
+  // Inline the parameters as literals (a multi-statement query cannot bind),
+  // in one pass so that a value containing "$1" is never substituted again.
+  std::string inlined;
+  inlined.reserve(script.size() + 256);
+  for (std::size_t i = 0; i < script.size(); ++i) {
+    if (script[i] == '$' && i + 1 < script.size() && script[i + 1] >= '1' &&
+        script[i + 1] <= '9' && static_cast<std::size_t>(script[i + 1] - '0') <= params.size()) {
+      inlined += detail::QuoteLiteral(*params[static_cast<std::size_t>(script[i + 1] - '1')]);
+      ++i;
+    } else {
+      inlined.push_back(script[i]);
+    }
+  }
+  script.swap(inlined);
+  return ParseJobs(driver_.Fetch(script));
 }
 
 void Queries::Complete(const std::vector<Completion>& completions) {

@@ -53,7 +53,7 @@ Rows ToRows(const pqxx::result& result) {
   return Rows(std::move(columns), std::move(values));
 }
 
-Session::Session(std::unique_ptr<pqxx::connection_base> owned, pqxx::connection_base* connection)
+Session::Session(std::unique_ptr<pqxx::connection> owned, pqxx::connection_base* connection)
     : owned_(std::move(owned)),
       connection_(connection),
       created_(std::chrono::steady_clock::now()) {}
@@ -61,7 +61,7 @@ Session::Session(std::unique_ptr<pqxx::connection_base> owned, pqxx::connection_
 Session::~Session() = default;
 
 std::unique_ptr<Session> Session::Open(const ConnectionOptions& options) {
-  std::unique_ptr<pqxx::connection_base> connection;
+  std::unique_ptr<pqxx::connection> connection;
   try {
     connection = std::make_unique<pqxx::connection>(options.conninfo());
     // We replace broken connections ourselves (and re-read secrets when we

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string_view>
 
-#include <pqxx/connection_base>
+#include <pqxx/connection>
 
 #include "pgq/driver.h"
 
@@ -40,8 +40,9 @@ class Session {
   std::chrono::steady_clock::time_point created() const noexcept { return created_; }
 
  private:
-  Session(std::unique_ptr<pqxx::connection_base> owned, pqxx::connection_base* connection);
-  std::unique_ptr<pqxx::connection_base> owned_;
+  Session(std::unique_ptr<pqxx::connection> owned, pqxx::connection_base* connection);
+  // pqxx::connection_base has no virtual destructor: own the concrete type.
+  std::unique_ptr<pqxx::connection> owned_;
   pqxx::connection_base* connection_;
   std::chrono::steady_clock::time_point created_;
 };

@@ -1,6 +1,7 @@
 #include "sql_text.h"
 
 #include <charconv>
+#include <cstdio>
 #include <stdexcept>
 
 #include "pgq/error.h"
@@ -132,7 +133,15 @@ std::string DecodeBytea(std::string_view text) {
 }
 
 std::string IntervalLiteral(std::chrono::microseconds value) {
-  return std::to_string(value.count()) + " microseconds";
+  // Seconds with a fraction: before PostgreSQL 15 each number in an interval
+  // had to fit in 32 bits, so "3600000000 microseconds" would be rejected.
+  const long long us = value.count();
+  const unsigned long long magnitude =
+      us < 0 ? 0ULL - static_cast<unsigned long long>(us) : static_cast<unsigned long long>(us);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s%llu.%06llu seconds", us < 0 ? "-" : "", magnitude / 1000000,
+                magnitude % 1000000);
+  return buf;
 }
 
 std::int64_t ParseInt64(std::string_view text) {

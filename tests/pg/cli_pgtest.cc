@@ -1,0 +1,86 @@
+// The pgq command line, run as a subprocess against the test database.
+
+#include <gmock/gmock.h>
+
+#include "pg_fixture.h"
+
+namespace pgq {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::PgTest;
+using testing::RunCommand;
+
+class CliTest : public PgTest {
+ protected:
+  std::string Pgq(const std::string& args) {
+    return std::string(PGQ_BINARY) + " --dsn '" + dsn_ + "' --schema " + settings().schema + " " +
+           args;
+  }
+};
+
+TEST_F(CliTest, SqlPrintsDeterministicallyWithoutConnecting) {
+  const std::string cmd = std::string(PGQ_BINARY) +
+                          " --dsn postgresql://nobody@127.0.0.1:1/none --prefix acme_ --schema "
+                          "billing sql install";
+  auto first = RunCommand(cmd);
+  auto second = RunCommand(cmd);
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(first.output, second.output);
+  EXPECT_THAT(first.output, HasSubstr("CREATE TABLE billing.acme_pgqueuer ("));
+  EXPECT_THAT(first.output, HasSubstr("'acme_ch_pgqueuer'"));
+  EXPECT_THAT(first.output, HasSubstr("CREATE TRIGGER acme_tg_pgqueuer_changed"));
+  auto upgrade = RunCommand(std::string(PGQ_BINARY) + " sql upgrade --no-widen-id");
+  EXPECT_EQ(upgrade.exit_code, 0);
+  EXPECT_THAT(upgrade.output, ::testing::Not(HasSubstr("ALTER SEQUENCE")));
+}
+
+TEST_F(CliTest, InstallVerifyQueueUninstall) {
+  auto absent = RunCommand(Pgq("verify --expect present"));
+  EXPECT_EQ(absent.exit_code, 1) << absent.output;
+  ASSERT_EQ(RunCommand(Pgq("install")).exit_code, 0);
+  auto present = RunCommand(Pgq("verify --expect present"));
+  EXPECT_EQ(present.exit_code, 0) << present.output;
+  EXPECT_EQ(RunCommand(Pgq("verify --expect absent")).exit_code, 1);
+
+  auto queued = RunCommand(Pgq("queue greet hello --priority 3 --dedupe-key k"));
+  EXPECT_EQ(queued.exit_code, 0) << queued.output;
+  EXPECT_EQ(Scalar("SELECT convert_from(payload, 'UTF8') || ':' || priority FROM " +
+                   settings().QueueTable()),
+            "hello:3");
+  auto duplicate = RunCommand(Pgq("queue greet again --dedupe-key k"));
+  EXPECT_EQ(duplicate.exit_code, 1);
+  EXPECT_THAT(duplicate.output, HasSubstr("k"));
+  auto skipped = RunCommand(Pgq("queue greet again --dedupe-key k --on-conflict skip"));
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_EQ(Count("SELECT count(*) FROM " + settings().QueueTable()), 1);
+
+  EXPECT_EQ(RunCommand(Pgq("upgrade")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pgq("autovac")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pgq("durability balanced")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pgq("uninstall")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pgq("verify --expect absent")).exit_code, 0);
+}
+
+TEST_F(CliTest, ProducerExampleEnqueuesThroughSyncDriver) {
+  Install();
+  auto result = RunCommand("PGQUEUER_DSN='" + dsn_ + "' PGQUEUER_SCHEMA=" + settings().schema +
+                           " " + PGQ_PRODUCER_EXAMPLE + " 2500 demo.bulk");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(Count("SELECT count(*) FROM " + settings().QueueTable() +
+                  " WHERE entrypoint = 'demo.bulk'"),
+            2500);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunCommand(std::string(PGQ_BINARY) + " nosuchcommand").exit_code, 2);
+  auto bad = RunCommand(std::string(PGQ_BINARY) + " --prefix 1bad sql install");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.output, HasSubstr("PGQUEUER_PREFIX"));
+  auto level = RunCommand(std::string(PGQ_BINARY) + " sql durability forever");
+  EXPECT_EQ(level.exit_code, 2);
+  EXPECT_THAT(level.output, HasSubstr("volatile"));
+}
+
+}  // namespace
+}  // namespace pgq

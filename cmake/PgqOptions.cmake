@@ -4,7 +4,9 @@
 function(pgq_enable_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                          -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-                         -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
+                         -Wunused -Woverloaded-virtual -Wimplicit-fallthrough
+                         # designated initializers over members with defaults are fine
+                         -Wno-missing-field-initializers)
   if(PGQ_WARNINGS_AS_ERRORS)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

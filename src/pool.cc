@@ -79,13 +79,23 @@ void Lease::Release() noexcept {
 Rows Lease::Fetch(std::string_view sql, const Params& params) {
   if (!slot_) throw LogicError("Fetch on an empty lease");
   slot_->session->EnforceNoTransaction("pooled connection");
-  return slot_->session->Fetch(sql, params);
+  try {
+    return slot_->session->Fetch(sql, params);
+  } catch (const ConnectionError&) {
+    pool_->DropIdle();
+    throw;
+  }
 }
 
 std::int64_t Lease::Execute(std::string_view sql, const Params& params) {
   if (!slot_) throw LogicError("Execute on an empty lease");
   slot_->session->EnforceNoTransaction("pooled connection");
-  return slot_->session->Execute(sql, params);
+  try {
+    return slot_->session->Execute(sql, params);
+  } catch (const ConnectionError&) {
+    pool_->DropIdle();
+    throw;
+  }
 }
 
 pqxx::connection_base& Lease::connection() {
@@ -328,6 +338,23 @@ std::vector<ConnectionCheck> ConnectionPool::CheckIdle() {
     report.push_back({false, std::string("cannot open a connection: ") + e.what()});
   }
   return report;
+}
+
+void ConnectionPool::DropIdle() noexcept {
+  // One broken connection usually means a server restart or failover: the
+  // idle ones are dead too, and finding out one statement at a time would
+  // fail that many calls.
+  std::vector<std::unique_ptr<Lease::Slot>> idle;
+  {
+    std::scoped_lock lock(state_->mu);
+    idle.swap(state_->idle);
+    state_->total -= idle.size();
+    state_->cv.notify_all();
+  }
+  for (auto& slot : idle) {
+    slot.reset();
+    observer_->OnConnectionClosed(CloseReason::kBroken);
+  }
 }
 
 void ConnectionPool::Close() {

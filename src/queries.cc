@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgq/error.h"
+#include "events.h"
 #include "sql_text.h"
 
 namespace pgq {
@@ -47,7 +48,7 @@ namespace detail {
 struct SqlText {
   explicit SqlText(const DBSettings& s);
   std::string enqueue_raise, enqueue_skip, live_dedupe_keys, queue_size;
-  std::string dequeue, complete, retry, requeue, list_failed_newest, list_failed_oldest,
+  std::string dequeue, complete, retry, release, requeue, list_failed_newest, list_failed_oldest,
       heartbeat;
   std::string queued_work, eligible_work, next_eta, job_status;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
@@ -261,6 +262,19 @@ SqlText::SqlText(const DBSettings& s) {
           " (job_id, status, entrypoint, priority, traceback)\n"
           "SELECT id, 'queued', entrypoint, priority, $3::jsonb FROM retried";
 
+  release = "WITH released AS (\n"
+            "    UPDATE " +
+            q +
+            " SET status = 'queued', updated = NOW(), queue_manager_id = NULL\n"
+            "    WHERE id = ANY($1::bigint[]) AND status = 'picked' AND queue_manager_id = "
+            "$2::uuid\n"
+            "    RETURNING id, entrypoint, priority\n"
+            ")\n"
+            "INSERT INTO " +
+            log +
+            " (job_id, status, entrypoint, priority)\n"
+            "SELECT id, 'queued', entrypoint, priority FROM released";
+
   requeue = "WITH requeued AS (\n"
             "    UPDATE " +
             q +
@@ -438,21 +452,6 @@ std::string CheckedHeaders(const std::optional<std::string>& headers) {
   return parsed.dump();
 }
 
-std::string IsoUtcNow() {
-  const auto now = Clock::now();
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1000000;
-  const std::time_t secs = Clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(micros));
-  return buf;
-}
-
 std::vector<std::string> KeysFromMessage(const std::string& message) {
   // "Key (dedupe_key)=(k1) already exists."
   std::vector<std::string> keys;
@@ -469,14 +468,9 @@ std::vector<std::string> KeysFromMessage(const std::string& message) {
 }  // namespace
 
 std::string CancellationEventJson(std::string_view channel, const std::vector<JobId>& ids) {
-  const std::string now = IsoUtcNow();
-  nlohmann::ordered_json event;
-  event["channel"] = channel;
-  event["sent_at"] = now;
-  event["type"] = "cancellation_event";
-  event["received_at"] = now;
-  event["ids"] = ids;
-  return event.dump();
+  nlohmann::ordered_json extra;
+  extra["ids"] = ids;
+  return detail::EventJson(channel, "cancellation_event", extra);
 }
 
 // --------------------------------------------------------- ProducerQueries
@@ -638,6 +632,11 @@ bool Queries::Retry(JobId id, std::chrono::microseconds delay,
                     std::optional<std::string> traceback) {
   return driver_.Execute(sql_->retry, {std::to_string(id), detail::IntervalLiteral(delay),
                                        std::move(traceback)}) > 0;
+}
+
+std::int64_t Queries::Release(const std::vector<JobId>& ids, std::string_view queue_manager_id) {
+  if (ids.empty()) return 0;
+  return driver_.Execute(sql_->release, {ArrayLiteral(ids), std::string(queue_manager_id)});
 }
 
 std::int64_t Queries::Requeue(const std::vector<JobId>& ids) {

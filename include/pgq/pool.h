@@ -110,6 +110,9 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   std::vector<ConnectionCheck> CheckIdle();
   /// Closes idle connections and refuses new leases.
   void Close();
+  /// Closes every idle connection (called when a statement finds the
+  /// server gone, so the next Acquire opens fresh ones).
+  void DropIdle() noexcept;
 
   struct State;
 

@@ -35,3 +35,15 @@ class TransactionExecutor final : public Executor {
 };
 
 }  // namespace pgq
+
+#include "pgq/pgqueuer.h"
+
+namespace pgq {
+
+/// A PgQueuer over a libpqxx connection the caller owns (and keeps alive
+/// longer than the PgQueuer). Statements and LISTEN share the connection.
+std::unique_ptr<PgQueuer> PgQueuerFromConnection(
+    pqxx::connection_base& connection, std::optional<std::string> channel = std::nullopt,
+    std::shared_ptr<Resources> resources = nullptr, DBSettings settings = DBSettings::FromEnv());
+
+}  // namespace pgq

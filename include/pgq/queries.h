@@ -160,6 +160,11 @@ class Queries : public ProducerQueries {
 
   void Heartbeat(const std::vector<JobId>& ids);
 
+  /// Hands claimed jobs that never started back to the queue (status
+  /// `queued`, owner cleared, a `queued` log row). Only rows still owned by
+  /// `queue_manager_id` are touched. Returns the count.
+  std::int64_t Release(const std::vector<JobId>& ids, std::string_view queue_manager_id);
+
   /// 1 if any queued job of these entrypoints exists (eligible_only: with
   /// execute_after <= NOW()), else 0.
   bool HasQueuedWork(const std::vector<std::string>& entrypoints,

@@ -1,0 +1,785 @@
+// Pure-logic tests for the runtime helpers: cron expressions, retry backoff,
+// Python timedelta text, UUIDs, TracebackRecord JSON, NOTIFY event JSON and
+// Resources. No database, no sleeps, no wall-clock-dependent assertions.
+
+#include "pgq/runtime.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "events.h"
+#include "pgq/error.h"
+#include "pgq/scheduler.h"
+
+namespace pgq {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// A fixed UTC instant (never the wall clock).
+Clock::time_point At(int year, int month, int day, int hour = 0, int minute = 0, int second = 0) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return Clock::from_time_t(timegm(&tm));
+}
+
+// Readable form for comparisons, so failures print dates rather than ticks.
+std::string Iso(Clock::time_point when) { return detail::IsoUtc(when); }
+
+std::string NextAfter(std::string_view expression, Clock::time_point after) {
+  return Iso(CronExpression::Parse(expression).Next(after));
+}
+
+// Runs `body`, expects a pgq::LogicError and returns its message.
+template <typename Body>
+std::string LogicErrorMessage(Body body) {
+  try {
+    body();
+  } catch (const LogicError& error) {
+    return error.what();
+  } catch (const std::exception& error) {
+    ADD_FAILURE() << "expected pgq::LogicError, got another exception: " << error.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected pgq::LogicError, nothing was thrown";
+  return {};
+}
+
+std::string ParseError(std::string_view expression) {
+  return LogicErrorMessage([&] { CronExpression::Parse(expression); });
+}
+
+std::vector<std::string> Keys(const nlohmann::ordered_json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.push_back(key);
+  return keys;
+}
+
+constexpr const char* kIsoMicros = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}";
+
+// ---------------------------------------------------------------------------
+// CronExpression::Normalize
+
+TEST(CronNormalizeTest, LowerCasesEveryField) {
+  EXPECT_EQ(CronExpression::Normalize("0 12 * JAN,Jul MON-FRI"), "0 12 * jan,jul mon-fri");
+}
+
+TEST(CronNormalizeTest, CollapsesWhitespace) {
+  EXPECT_EQ(CronExpression::Normalize("0  3 * *   *"), "0 3 * * *");
+  EXPECT_EQ(CronExpression::Normalize("0\t3\t*\t*\t*"), "0 3 * * *");
+  EXPECT_EQ(CronExpression::Normalize("   0 3 * * *"), "0 3 * * *");
+  EXPECT_EQ(CronExpression::Normalize("0 3 * * *  \t "), "0 3 * * *");
+  EXPECT_EQ(CronExpression::Normalize(" \t */5 \t  1-3  *\t\t * \t * \n"), "*/5 1-3 * * *");
+}
+
+TEST(CronNormalizeTest, AlreadyNormalTextIsUnchanged) {
+  EXPECT_EQ(CronExpression::Normalize("*/15 * * * *"), "*/15 * * * *");
+  EXPECT_EQ(CronExpression::Normalize("0 0 1 1 *"), "0 0 1 1 *");
+}
+
+TEST(CronNormalizeTest, ExpandsAliasesLikeCroniter) {
+  EXPECT_EQ(CronExpression::Normalize("@yearly"), "0 0 1 1 *");
+  EXPECT_EQ(CronExpression::Normalize("@annually"), "0 0 1 1 *");
+  EXPECT_EQ(CronExpression::Normalize("@monthly"), "0 0 1 * *");
+  EXPECT_EQ(CronExpression::Normalize("@weekly"), "0 0 * * 0");
+  EXPECT_EQ(CronExpression::Normalize("@daily"), "0 0 * * *");
+  EXPECT_EQ(CronExpression::Normalize("@midnight"), "0 0 * * *");
+  EXPECT_EQ(CronExpression::Normalize("@hourly"), "0 * * * *");
+}
+
+TEST(CronNormalizeTest, AliasesAreCaseAndWhitespaceInsensitive) {
+  EXPECT_EQ(CronExpression::Normalize("  @Daily\t"), "0 0 * * *");
+  EXPECT_EQ(CronExpression::Normalize("@HOURLY"), "0 * * * *");
+  EXPECT_EQ(CronExpression::Normalize("\n@Weekly "), "0 0 * * 0");
+}
+
+TEST(CronNormalizeTest, UnknownAliasIsLeftAlone) {
+  EXPECT_EQ(CronExpression::Normalize("@Reboot"), "@reboot");
+}
+
+TEST(CronNormalizeTest, SixFieldFormKeepsSecondsLast) {
+  EXPECT_EQ(CronExpression::Normalize("*/10 * * * * *"), "*/10 * * * * *");
+  EXPECT_EQ(CronExpression::Normalize("* * * * *\t*/10"), "* * * * * */10");
+  EXPECT_EQ(CronExpression::Normalize("30  *\t* * *   15"), "30 * * * * 15");
+}
+
+TEST(CronNormalizeTest, ParseStoresTheNormalizedText) {
+  EXPECT_EQ(CronExpression::Parse("  0\t12 * JAN,JUL  Mon-Fri ").text(), "0 12 * jan,jul mon-fri");
+  EXPECT_EQ(CronExpression::Parse("@Weekly").text(), "0 0 * * 0");
+  EXPECT_EQ(CronExpression::Parse("@annually").text(), "0 0 1 1 *");
+  EXPECT_EQ(CronExpression::Parse("*/10 * * * * *").text(), "*/10 * * * * *");
+}
+
+TEST(CronNormalizeTest, AliasBehavesLikeItsExpansion) {
+  const auto from = At(2026, 3, 10, 10, 20, 30);
+  EXPECT_EQ(NextAfter("@hourly", from), "2026-03-10T11:00:00.000000Z");
+  EXPECT_EQ(NextAfter("@daily", from), "2026-03-11T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("@weekly", from), "2026-03-15T00:00:00.000000Z");  // Sunday
+  EXPECT_EQ(NextAfter("@monthly", from), "2026-04-01T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("@yearly", from), "2027-01-01T00:00:00.000000Z");
+}
+
+// ---------------------------------------------------------------------------
+// CronExpression::Parse errors
+
+TEST(CronParseTest, WrongFieldCount) {
+  EXPECT_THAT(ParseError("* * * *"), HasSubstr("5 fields"));
+  EXPECT_THAT(ParseError("* * * * * * *"), HasSubstr("5 fields"));
+  EXPECT_THAT(ParseError(""), HasSubstr("5 fields"));
+  EXPECT_THAT(ParseError("@reboot"), HasSubstr("5 fields"));
+}
+
+TEST(CronParseTest, OutOfRangeValuesNameTheField) {
+  EXPECT_THAT(ParseError("60 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("* 24 * * *"), HasSubstr("cron hour"));
+  EXPECT_THAT(ParseError("* * 0 * *"), HasSubstr("cron day of month"));
+  EXPECT_THAT(ParseError("* * 32 * *"), HasSubstr("cron day of month"));
+  EXPECT_THAT(ParseError("* * * 13 *"), HasSubstr("cron month"));
+  EXPECT_THAT(ParseError("* * * 0 *"), HasSubstr("cron month"));
+  EXPECT_THAT(ParseError("* * * * 8"), HasSubstr("cron day of week"));
+  EXPECT_THAT(ParseError("* * * * * 60"), HasSubstr("cron second"));
+  // Out-of-range inside a range or a list is caught too.
+  EXPECT_THAT(ParseError("0-60 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("* 1,2,25 * * *"), HasSubstr("cron hour"));
+}
+
+TEST(CronParseTest, BoundaryValuesAreAccepted) {
+  EXPECT_NO_THROW(CronExpression::Parse("0,59 0,23 1,31 1,12 0,7"));
+  EXPECT_NO_THROW(CronExpression::Parse("* * * * * 0,59"));
+}
+
+TEST(CronParseTest, ReversedRange) {
+  const std::string message = ParseError("30-10 * * * *");
+  EXPECT_THAT(message, HasSubstr("cron minute"));
+  EXPECT_THAT(message, HasSubstr("reversed"));
+  EXPECT_THAT(ParseError("* * * * fri-mon"), HasSubstr("cron day of week"));
+}
+
+TEST(CronParseTest, BadStep) {
+  EXPECT_THAT(ParseError("*/0 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("* 1-10/0 * * *"), HasSubstr("cron hour"));
+  EXPECT_THAT(ParseError("*/ * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("*/x * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("1/2/3 * * * *"), HasSubstr("cron minute"));
+}
+
+TEST(CronParseTest, JunkTokens) {
+  EXPECT_THAT(ParseError("abc * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("1x * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("-5 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("1- * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("1-2-3 * * * *"), HasSubstr("cron minute"));
+  // Names only exist for month and day of week.
+  EXPECT_THAT(ParseError("jan * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("* * mon * *"), HasSubstr("cron day of month"));
+  EXPECT_THAT(ParseError("* * * foo *"), HasSubstr("cron month"));
+  EXPECT_THAT(ParseError("* * * mon *"), HasSubstr("cron month"));
+  EXPECT_THAT(ParseError("* * * * funday"), HasSubstr("cron day of week"));
+  EXPECT_THAT(ParseError("* * * * * s"), HasSubstr("cron second"));
+}
+
+TEST(CronParseTest, HugeNumberIsALogicErrorNotAnOverflow) {
+  EXPECT_THAT(ParseError("99999999999999999999 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("*/99999999999999999999 * * * *"), HasSubstr("cron minute"));
+}
+
+TEST(CronParseTest, EmptyListItem) {
+  EXPECT_THAT(ParseError("1,,2 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError(",1 * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("1, * * * *"), HasSubstr("cron minute"));
+  EXPECT_THAT(ParseError("* * * jan,,feb *"), HasSubstr("cron month"));
+}
+
+// ---------------------------------------------------------------------------
+// CronExpression::Next
+
+TEST(CronNextTest, EveryMinute) {
+  EXPECT_EQ(NextAfter("* * * * *", At(2026, 3, 10, 10, 20, 30)), "2026-03-10T10:21:00.000000Z");
+  EXPECT_EQ(NextAfter("* * * * *", At(2026, 3, 10, 10, 20, 0)), "2026-03-10T10:21:00.000000Z");
+  EXPECT_EQ(NextAfter("* * * * *", At(2026, 12, 31, 23, 59, 59)), "2027-01-01T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, EveryFifteenMinutes) {
+  EXPECT_EQ(NextAfter("*/15 * * * *", At(2026, 3, 10, 10, 20)), "2026-03-10T10:30:00.000000Z");
+  EXPECT_EQ(NextAfter("*/15 * * * *", At(2026, 3, 10, 10, 44, 59)), "2026-03-10T10:45:00.000000Z");
+  EXPECT_EQ(NextAfter("*/15 * * * *", At(2026, 3, 10, 10, 45)), "2026-03-10T11:00:00.000000Z");
+  EXPECT_EQ(NextAfter("*/15 * * * *", At(2026, 3, 10, 23, 50)), "2026-03-11T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, EveryFifteenMinutesFiresNinetySixTimesADay) {
+  const auto cron = CronExpression::Parse("*/15 * * * *");
+  const auto start = At(2026, 3, 10);
+  const auto end = At(2026, 3, 11);
+  int fires = 0;
+  auto previous = start - seconds(1);
+  for (auto t = cron.Next(previous); t < end; t = cron.Next(t)) {
+    EXPECT_GT(t, previous);
+    previous = t;
+    ++fires;
+  }
+  EXPECT_EQ(fires, 96);
+}
+
+TEST(CronNextTest, DailyCrossesMidnight) {
+  EXPECT_EQ(NextAfter("0 3 * * *", At(2026, 3, 10, 4, 0)), "2026-03-11T03:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 3 * * *", At(2026, 3, 10, 2, 59, 59)), "2026-03-10T03:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 3 * * *", At(2026, 3, 31, 3, 0)), "2026-04-01T03:00:00.000000Z");
+}
+
+TEST(CronNextTest, MonthlyCrossesMonthAndYearEnds) {
+  EXPECT_EQ(NextAfter("0 0 1 * *", At(2026, 1, 31, 12, 0)), "2026-02-01T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 1 * *", At(2026, 2, 1, 0, 0)), "2026-03-01T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 1 * *", At(2026, 12, 15)), "2027-01-01T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 31 * *", At(2026, 4, 1)), "2026-05-31T00:00:00.000000Z");  // skips April
+}
+
+TEST(CronNextTest, LeapDay) {
+  EXPECT_EQ(NextAfter("0 0 29 2 *", At(2026, 3, 1)), "2028-02-29T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 29 2 *", At(2028, 2, 29)), "2032-02-29T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, ImpossibleDateNeverFires) {
+  const auto cron = CronExpression::Parse("0 0 31 2 *");
+  const std::string message = LogicErrorMessage([&] { cron.Next(At(2026, 1, 1)); });
+  EXPECT_THAT(message, HasSubstr("never fires"));
+}
+
+TEST(CronNextTest, DayOfMonthOrDayOfWeekWhenBothRestricted) {
+  // 2026-04-13 is a Monday, 2026-04-17 a Friday; the next Friday the 13th is
+  // 2026-11-13, which AND semantics would pick.
+  EXPECT_EQ(NextAfter("0 0 13 * 5", At(2026, 4, 11)), "2026-04-13T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 13 * 5", At(2026, 4, 13)), "2026-04-17T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 13 * fri", At(2026, 4, 13)), "2026-04-17T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, OnlyTheRestrictedDayFieldCountsWhenTheOtherIsStar) {
+  EXPECT_EQ(NextAfter("0 0 13 * *", At(2026, 4, 13)), "2026-05-13T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 * * 5", At(2026, 4, 11)), "2026-04-17T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 ? * 5", At(2026, 4, 11)), "2026-04-17T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, SevenIsSunday) {
+  // 2026-03-10 is a Tuesday; the next Sunday is 2026-03-15.
+  const auto from = At(2026, 3, 10);
+  EXPECT_EQ(NextAfter("0 0 * * 7", from), "2026-03-15T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 * * 0", from), "2026-03-15T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 * * sun", from), "2026-03-15T00:00:00.000000Z");
+  // 5-7 is Friday, Saturday, Sunday.
+  EXPECT_EQ(NextAfter("0 0 * * 5-7", At(2026, 3, 14)), "2026-03-15T00:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 * * 5-7", At(2026, 3, 15)), "2026-03-20T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, MonthAndDayNames) {
+  const char* cron = "0 12 * jan,jul mon-fri";
+  // 2026-01-30 is a Friday; 2026-01-31 a Saturday; 2026-07-01 a Wednesday.
+  EXPECT_EQ(NextAfter(cron, At(2026, 1, 30, 11, 0)), "2026-01-30T12:00:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 1, 30, 12, 0)), "2026-07-01T12:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 12 * JAN,JUL MON-FRI", At(2026, 1, 30, 12, 0)),
+            "2026-07-01T12:00:00.000000Z");
+  EXPECT_EQ(NextAfter("0 0 1 feb-mar *", At(2026, 3, 1)), "2027-02-01T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, RangeWithStep) {
+  const char* cron = "10-30/10 * * * *";
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 5)), "2026-03-10T10:10:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 10)), "2026-03-10T10:20:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 20)), "2026-03-10T10:30:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 30)), "2026-03-10T11:10:00.000000Z");
+}
+
+TEST(CronNextTest, StartWithStepRunsToTheEndOfTheField) {
+  const auto cron = CronExpression::Parse("5/20 * * * *");
+  std::vector<std::string> fires;
+  auto t = At(2026, 3, 10, 10, 0);
+  for (int i = 0; i < 4; ++i) {
+    t = cron.Next(t);
+    fires.push_back(Iso(t));
+  }
+  EXPECT_THAT(fires, ElementsAre("2026-03-10T10:05:00.000000Z", "2026-03-10T10:25:00.000000Z",
+                                 "2026-03-10T10:45:00.000000Z", "2026-03-10T11:05:00.000000Z"));
+}
+
+TEST(CronNextTest, ListsMixValuesAndRanges) {
+  const auto cron = CronExpression::Parse("0 1,5-6,22 * * *");
+  std::vector<std::string> fires;
+  auto t = At(2026, 3, 10);
+  for (int i = 0; i < 5; ++i) {
+    t = cron.Next(t);
+    fires.push_back(Iso(t));
+  }
+  EXPECT_THAT(fires, ElementsAre("2026-03-10T01:00:00.000000Z", "2026-03-10T05:00:00.000000Z",
+                                 "2026-03-10T06:00:00.000000Z", "2026-03-10T22:00:00.000000Z",
+                                 "2026-03-11T01:00:00.000000Z"));
+}
+
+TEST(CronNextTest, SixFieldsEveryTenSeconds) {
+  // Seconds are the last field, so the step goes there.
+  const char* cron = "* * * * * */10";
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 0)), "2026-03-10T10:00:10.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 5) + milliseconds(500)),
+            "2026-03-10T10:00:10.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 50)), "2026-03-10T10:01:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 12, 31, 23, 59, 55)), "2027-01-01T00:00:00.000000Z");
+}
+
+TEST(CronNextTest, SixFieldsLeadingStepIsTheMinute) {
+  // "*/10 * * * * *" is every second of minutes 0, 10, 20 ... (not every 10 s).
+  const char* cron = "*/10 * * * * *";
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 0)), "2026-03-10T10:00:01.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 59)), "2026-03-10T10:10:00.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 5, 30)), "2026-03-10T10:10:00.000000Z");
+}
+
+TEST(CronNextTest, SixFieldsSecondsAreTheLastField) {
+  // minute 30, every hour, second 15.
+  const char* cron = "30 * * * * 15";
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 0, 0)), "2026-03-10T10:30:15.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 30, 0)), "2026-03-10T10:30:15.000000Z");
+  EXPECT_EQ(NextAfter(cron, At(2026, 3, 10, 10, 30, 15)), "2026-03-10T11:30:15.000000Z");
+  // Seconds "0" behaves like the five-field form.
+  EXPECT_EQ(NextAfter("0 3 * * * 0", At(2026, 3, 10, 4, 0)), "2026-03-11T03:00:00.000000Z");
+}
+
+TEST(CronNextTest, StrictlyAfterAFireTime) {
+  const auto cron = CronExpression::Parse("0 3 * * *");
+  const auto fire = At(2026, 3, 10, 3, 0);
+  const auto next = cron.Next(fire);
+  EXPECT_GT(next, fire);
+  EXPECT_EQ(Iso(next), "2026-03-11T03:00:00.000000Z");
+  // One tick before the fire time still gets the fire time.
+  EXPECT_EQ(Iso(cron.Next(fire - microseconds(1))), "2026-03-10T03:00:00.000000Z");
+}
+
+TEST(CronNextTest, StrictlyAfterWithSubSecondInstants) {
+  const auto cron = CronExpression::Parse("* * * * *");
+  const auto minute = At(2026, 3, 10, 10, 21);
+  EXPECT_EQ(Iso(cron.Next(minute + microseconds(1))), "2026-03-10T10:22:00.000000Z");
+  EXPECT_EQ(Iso(cron.Next(minute - microseconds(1))), "2026-03-10T10:21:00.000000Z");
+  EXPECT_EQ(Iso(cron.Next(minute + milliseconds(999))), "2026-03-10T10:22:00.000000Z");
+  // Sub-microsecond ticks (system_clock may count nanoseconds).
+  EXPECT_EQ(Iso(cron.Next(minute - Clock::duration(1))), "2026-03-10T10:21:00.000000Z");
+
+  const auto every_second = CronExpression::Parse("* * * * * *");
+  const auto second = At(2026, 3, 10, 10, 21, 7);
+  EXPECT_EQ(Iso(every_second.Next(second)), "2026-03-10T10:21:08.000000Z");
+  EXPECT_EQ(Iso(every_second.Next(second + microseconds(1))), "2026-03-10T10:21:08.000000Z");
+  EXPECT_EQ(Iso(every_second.Next(second - microseconds(1))), "2026-03-10T10:21:07.000000Z");
+}
+
+TEST(CronNextTest, ResultIsAlwaysWholeSeconds) {
+  const auto cron = CronExpression::Parse("* * * * * */10");
+  const auto next = cron.Next(At(2026, 3, 10) + microseconds(123456));
+  EXPECT_EQ(Iso(next), "2026-03-10T00:00:10.000000Z");
+  EXPECT_EQ(next.time_since_epoch() % seconds(1), Clock::duration::zero());
+}
+
+// ---------------------------------------------------------------------------
+// RetryPolicy::DelayAfter
+
+TEST(RetryPolicyTest, DefaultsMatchPgQueuer) {
+  const RetryPolicy policy;
+  EXPECT_EQ(policy.max_attempts, 5);
+  EXPECT_EQ(policy.initial_delay, seconds(1));
+  EXPECT_EQ(policy.max_delay, std::chrono::minutes(5));
+  EXPECT_EQ(policy.multiplier, 2.0);
+}
+
+TEST(RetryPolicyTest, DefaultPolicyDoublesThenGivesUp) {
+  const RetryPolicy policy;
+  EXPECT_EQ(policy.DelayAfter(0), std::optional<microseconds>(seconds(1)));
+  EXPECT_EQ(policy.DelayAfter(1), std::optional<microseconds>(seconds(2)));
+  EXPECT_EQ(policy.DelayAfter(2), std::optional<microseconds>(seconds(4)));
+  EXPECT_EQ(policy.DelayAfter(3), std::optional<microseconds>(seconds(8)));
+  EXPECT_EQ(policy.DelayAfter(4), std::optional<microseconds>(seconds(16)));
+  EXPECT_EQ(policy.DelayAfter(5), std::nullopt);
+  EXPECT_EQ(policy.DelayAfter(6), std::nullopt);
+}
+
+TEST(RetryPolicyTest, CapsAtMaxDelay) {
+  RetryPolicy policy;
+  policy.max_attempts = 100;
+  EXPECT_EQ(policy.DelayAfter(8), std::optional<microseconds>(seconds(256)));
+  EXPECT_EQ(policy.DelayAfter(9), std::optional<microseconds>(std::chrono::minutes(5)));
+  EXPECT_EQ(policy.DelayAfter(20), std::optional<microseconds>(std::chrono::minutes(5)));
+  // multiplier^99 is huge; still capped, not overflowed.
+  EXPECT_EQ(policy.DelayAfter(99), std::optional<microseconds>(std::chrono::minutes(5)));
+  EXPECT_EQ(policy.DelayAfter(100), std::nullopt);
+}
+
+TEST(RetryPolicyTest, MultiplierOneKeepsTheInitialDelay) {
+  RetryPolicy policy;
+  policy.multiplier = 1.0;
+  policy.initial_delay = milliseconds(250);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    EXPECT_EQ(policy.DelayAfter(attempt), std::optional<microseconds>(milliseconds(250)))
+        << "attempt " << attempt;
+  }
+  EXPECT_EQ(policy.DelayAfter(5), std::nullopt);
+}
+
+TEST(RetryPolicyTest, OtherMultiplier) {
+  RetryPolicy policy;
+  policy.multiplier = 3.0;
+  policy.initial_delay = milliseconds(100);
+  EXPECT_EQ(policy.DelayAfter(0), std::optional<microseconds>(milliseconds(100)));
+  EXPECT_EQ(policy.DelayAfter(2), std::optional<microseconds>(milliseconds(900)));
+  EXPECT_EQ(policy.DelayAfter(4), std::optional<microseconds>(milliseconds(8100)));
+}
+
+TEST(RetryPolicyTest, ZeroMaxAttemptsNeverRetries) {
+  RetryPolicy policy;
+  policy.max_attempts = 0;
+  EXPECT_EQ(policy.DelayAfter(0), std::nullopt);
+}
+
+// ---------------------------------------------------------------------------
+// TimedeltaText (Python's str(timedelta))
+
+TEST(TimedeltaTextTest, MatchesPython) {
+  EXPECT_EQ(TimedeltaText(microseconds(0)), "0:00:00");
+  EXPECT_EQ(TimedeltaText(seconds(30)), "0:00:30");
+  EXPECT_EQ(TimedeltaText(std::chrono::minutes(5)), "0:05:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(1)), "1:00:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(23) + std::chrono::minutes(59) + seconds(59)),
+            "23:59:59");
+  EXPECT_EQ(TimedeltaText(milliseconds(1500)), "0:00:01.500000");
+  EXPECT_EQ(TimedeltaText(microseconds(1)), "0:00:00.000001");
+}
+
+TEST(TimedeltaTextTest, Days) {
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(24)), "1 day, 0:00:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(25)), "1 day, 1:00:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(26) + std::chrono::minutes(3) + seconds(4) +
+                          milliseconds(500)),
+            "1 day, 2:03:04.500000");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(72)), "3 days, 0:00:00");
+}
+
+TEST(TimedeltaTextTest, NegativeUsesPythonNormalisation) {
+  EXPECT_EQ(TimedeltaText(seconds(-1)), "-1 day, 23:59:59");
+  EXPECT_EQ(TimedeltaText(milliseconds(-500)), "-1 day, 23:59:59.500000");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(-24)), "-1 day, 0:00:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(-48)), "-2 days, 0:00:00");
+  EXPECT_EQ(TimedeltaText(std::chrono::hours(-25)), "-2 days, 23:00:00");
+}
+
+// ---------------------------------------------------------------------------
+// NewUuid
+
+TEST(NewUuidTest, CanonicalVersionFourAndUnique) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string uuid = NewUuid();
+    ASSERT_THAT(uuid, MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"));
+    seen.insert(uuid);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(NewUuidTest, UniqueAcrossThreads) {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& out : per_thread) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < 250; ++i) out.push_back(NewUuid());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::set<std::string> seen;
+  for (const auto& out : per_thread) seen.insert(out.begin(), out.end());
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+// ---------------------------------------------------------------------------
+// TracebackJson
+
+Job SampleJob() {
+  Job job;
+  job.id = 42;
+  job.entrypoint = "send_mail";
+  job.attempts = 1;
+  return job;
+}
+
+TEST(TracebackJsonTest, FailureShape) {
+  const std::string text = TracebackJson(SampleJob(), "3f0c1a2b-0000-4000-8000-000000000001",
+                                         "std::runtime_error", "smtp said \"no\"",
+                                         "line 1\nline 2");
+  const auto record = nlohmann::ordered_json::parse(text);
+  EXPECT_THAT(Keys(record), ElementsAre("job_id", "timestamp", "exception_type", "exception_message",
+                                        "traceback", "additional_context"));
+  ASSERT_TRUE(record["job_id"].is_number_integer());
+  EXPECT_EQ(record["job_id"].get<JobId>(), 42);
+  EXPECT_THAT(record["timestamp"].get<std::string>(),
+              MatchesRegex(std::string(kIsoMicros) + "\\+00:00"));
+  EXPECT_EQ(record["exception_type"], "std::runtime_error");
+  EXPECT_EQ(record["exception_message"], "smtp said \"no\"");
+  EXPECT_EQ(record["traceback"], "line 1\nline 2");
+  const auto& context = record["additional_context"];
+  ASSERT_TRUE(context.is_object());
+  EXPECT_THAT(Keys(context), ElementsAre("entrypoint", "queue_manager_id"));
+  EXPECT_EQ(context["entrypoint"], "send_mail");
+  EXPECT_EQ(context["queue_manager_id"], "3f0c1a2b-0000-4000-8000-000000000001");
+}
+
+TEST(TracebackJsonTest, RetryContextIsAppended) {
+  nlohmann::ordered_json retry;
+  retry["attempt"] = 2;
+  retry["retry_delay"] = TimedeltaText(seconds(2));
+  retry["reason"] = "rate limited";
+  const std::string text =
+      TracebackJson(SampleJob(), "qm", "pgq::RetryRequested", "rate limited",
+                    "pgq::RetryRequested: rate limited", retry.dump());
+  const auto record = nlohmann::ordered_json::parse(text);
+  EXPECT_THAT(Keys(record), ElementsAre("job_id", "timestamp", "exception_type", "exception_message",
+                                        "traceback", "additional_context"));
+  const auto& context = record["additional_context"];
+  EXPECT_THAT(Keys(context),
+              ElementsAre("entrypoint", "queue_manager_id", "attempt", "retry_delay", "reason"));
+  EXPECT_EQ(context["entrypoint"], "send_mail");
+  EXPECT_EQ(context["queue_manager_id"], "qm");
+  EXPECT_EQ(context["attempt"], 2);
+  EXPECT_EQ(context["retry_delay"], "0:00:02");
+  EXPECT_EQ(context["reason"], "rate limited");
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+TEST(EventsTest, IsoUtcFormats) {
+  const auto when = At(2025, 1, 1, 10, 0, 0) + microseconds(123456);
+  EXPECT_EQ(detail::IsoUtc(when), "2025-01-01T10:00:00.123456Z");
+  EXPECT_EQ(detail::IsoUtcOffset(when), "2025-01-01T10:00:00.123456+00:00");
+  EXPECT_EQ(detail::IsoUtc(Clock::time_point{}), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(detail::IsoUtc(At(2028, 2, 29, 23, 59, 59)), "2028-02-29T23:59:59.000000Z");
+}
+
+TEST(EventsTest, EventJsonKeyOrderAndTimestamps) {
+  nlohmann::ordered_json extra;
+  extra["id"] = "abc";
+  const std::string payload = detail::EventJson("ch_pgqueuer", "health_check_event", extra);
+  const auto event = nlohmann::ordered_json::parse(payload);
+  EXPECT_THAT(Keys(event), ElementsAre("channel", "sent_at", "type", "received_at", "id"));
+  EXPECT_EQ(event["channel"], "ch_pgqueuer");
+  EXPECT_EQ(event["type"], "health_check_event");
+  EXPECT_EQ(event["id"], "abc");
+  EXPECT_THAT(event["sent_at"].get<std::string>(), MatchesRegex(std::string(kIsoMicros) + "Z"));
+  EXPECT_THAT(event["received_at"].get<std::string>(), MatchesRegex(std::string(kIsoMicros) + "Z"));
+  // Compact, like pydantic's output.
+  EXPECT_EQ(payload, event.dump());
+  EXPECT_THAT(payload, Not(HasSubstr(" ")));
+}
+
+TEST(EventsTest, EventJsonCancellationRoundTrips) {
+  nlohmann::ordered_json extra;
+  extra["ids"] = {1, 2, 300000000000};
+  const std::string payload = detail::EventJson("my_channel", "cancellation_event", extra);
+  const auto event = nlohmann::ordered_json::parse(payload);
+  EXPECT_THAT(Keys(event), ElementsAre("channel", "sent_at", "type", "received_at", "ids"));
+  const auto parsed = detail::ParseEvent(payload);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->type, "cancellation_event");
+  EXPECT_THAT(parsed->ids, ElementsAre(1, 2, 300000000000));
+  EXPECT_EQ(parsed->id, "");
+}
+
+TEST(EventsTest, ParseEventRejectsNonEvents) {
+  EXPECT_EQ(detail::ParseEvent(""), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("not json"), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("{\"type\": "), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("[1, 2]"), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("\"table_changed_event\""), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("42"), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent("null"), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent(R"({"channel":"ch_pgqueuer","sent_at":"2025-01-01T00:00:00Z"})"),
+            std::nullopt);
+  EXPECT_EQ(detail::ParseEvent(R"({"type":5})"), std::nullopt);
+  EXPECT_EQ(detail::ParseEvent(R"({"type":null})"), std::nullopt);
+}
+
+TEST(EventsTest, ParseEventToleratesExtraKeys) {
+  const auto event = detail::ParseEvent(
+      R"({"channel":"ch_pgqueuer","sent_at":"2025-01-01T10:00:00.000000Z","type":"table_changed_event",)"
+      R"("received_at":"2025-01-01T10:00:00.000000Z","operation":"insert","table":"pgqueuer","x":{"y":[1]}})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, "table_changed_event");
+  EXPECT_THAT(event->ids, IsEmpty());
+  EXPECT_EQ(event->id, "");
+}
+
+TEST(EventsTest, ParseEventKeepsUnknownTypes) {
+  // The caller decides what to do with a type it does not know.
+  const auto event =
+      detail::ParseEvent(R"({"type":"requests_per_second_event","entrypoint_count":{"a":1}})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, "requests_per_second_event");
+}
+
+TEST(EventsTest, ParseEventExtractsCancellationIds) {
+  const auto event = detail::ParseEvent(R"({"type":"cancellation_event","ids":[7,8,9]})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, "cancellation_event");
+  EXPECT_THAT(event->ids, ElementsAre(7, 8, 9));
+}
+
+TEST(EventsTest, ParseEventIgnoresNonIntegerIds) {
+  const auto event = detail::ParseEvent(
+      R"({"type":"cancellation_event","ids":[1,"2",3.5,null,true,[4],{"id":5},6]})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_THAT(event->ids, ElementsAre(1, 6));
+  const auto not_a_list = detail::ParseEvent(R"({"type":"cancellation_event","ids":12})");
+  ASSERT_TRUE(not_a_list.has_value());
+  EXPECT_THAT(not_a_list->ids, IsEmpty());
+}
+
+TEST(EventsTest, ParseEventExtractsHealthCheckId) {
+  const auto event = detail::ParseEvent(
+      R"({"channel":"ch","sent_at":"2025-01-01T10:00:00Z","type":"health_check_event","id":"8c1f8ac5-2a4b-4f3e-9d6c-0123456789ab"})");
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, "health_check_event");
+  EXPECT_EQ(event->id, "8c1f8ac5-2a4b-4f3e-9d6c-0123456789ab");
+  const auto numeric = detail::ParseEvent(R"({"type":"health_check_event","id":17})");
+  ASSERT_TRUE(numeric.has_value());
+  EXPECT_EQ(numeric->id, "");
+}
+
+TEST(EventsTest, HealthCheckRoundTrip) {
+  const std::string probe = NewUuid();
+  nlohmann::ordered_json extra;
+  extra["id"] = probe;
+  const auto event = detail::ParseEvent(detail::EventJson("ch_pgqueuer", "health_check_event", extra));
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, "health_check_event");
+  EXPECT_EQ(event->id, probe);
+  EXPECT_THAT(event->ids, IsEmpty());
+}
+
+// ---------------------------------------------------------------------------
+// Resources
+
+TEST(ResourcesTest, SetAndGetWithTheRightType) {
+  Resources resources;
+  resources.Set("count", 5);
+  resources.Set("name", std::string("pool"));
+  EXPECT_EQ(resources.Get<int>("count"), std::optional<int>(5));
+  EXPECT_EQ(resources.Get<std::string>("name"), std::optional<std::string>("pool"));
+}
+
+TEST(ResourcesTest, WrongTypeOrMissingIsNullopt) {
+  Resources resources;
+  resources.Set("count", 5);
+  EXPECT_EQ(resources.Get<std::string>("count"), std::nullopt);
+  EXPECT_EQ(resources.Get<long>("count"), std::nullopt);
+  EXPECT_EQ(resources.Get<double>("count"), std::nullopt);
+  EXPECT_EQ(resources.Get<int>("missing"), std::nullopt);
+  // A string literal is stored as const char*, not std::string.
+  resources.Set("literal", "text");
+  EXPECT_EQ(resources.Get<std::string>("literal"), std::nullopt);
+  ASSERT_TRUE(resources.Get<const char*>("literal").has_value());
+  EXPECT_STREQ(*resources.Get<const char*>("literal"), "text");
+}
+
+TEST(ResourcesTest, Contains) {
+  Resources resources;
+  EXPECT_FALSE(resources.Contains("db"));
+  resources.Set("db", std::make_shared<int>(1));
+  EXPECT_TRUE(resources.Contains("db"));
+  EXPECT_FALSE(resources.Contains("DB"));
+  // An empty std::any still counts as present.
+  resources.Set("empty", std::any{});
+  EXPECT_TRUE(resources.Contains("empty"));
+  EXPECT_EQ(resources.Get<int>("empty"), std::nullopt);
+}
+
+TEST(ResourcesTest, OverwriteReplacesValueAndType) {
+  Resources resources;
+  resources.Set("k", 1);
+  resources.Set("k", std::string("two"));
+  EXPECT_EQ(resources.Get<int>("k"), std::nullopt);
+  EXPECT_EQ(resources.Get<std::string>("k"), std::optional<std::string>("two"));
+}
+
+TEST(ResourcesTest, SharedPointersAreShared) {
+  Resources resources;
+  auto counter = std::make_shared<int>(0);
+  resources.Set("counter", counter);
+  auto fetched = resources.Get<std::shared_ptr<int>>("counter");
+  ASSERT_TRUE(fetched.has_value());
+  **fetched = 7;
+  EXPECT_EQ(*counter, 7);
+}
+
+TEST(ResourcesTest, ConcurrentSetAndGet) {
+  Resources resources;
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&resources, t] {
+      const std::string own = "key" + std::to_string(t);
+      const std::string other = "key" + std::to_string((t + 1) % kThreads);
+      for (int i = 0; i < kRounds; ++i) {
+        resources.Set(own, i);
+        resources.Set("shared", t);
+        (void)resources.Get<int>(other);
+        (void)resources.Get<int>("shared");
+        (void)resources.Contains(other);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(resources.Get<int>("key" + std::to_string(t)), std::optional<int>(kRounds - 1));
+  }
+  const auto shared = resources.Get<int>("shared");
+  ASSERT_TRUE(shared.has_value());
+  EXPECT_GE(*shared, 0);
+  EXPECT_LT(*shared, kThreads);
+}
+
+// ---------------------------------------------------------------------------
+// RetryRequested
+
+TEST(RetryRequestedTest, CarriesDelayAndReason) {
+  try {
+    throw RetryRequested(seconds(3), "rate limited");
+  } catch (const std::runtime_error& error) {
+    const auto* retry = dynamic_cast<const RetryRequested*>(&error);
+    ASSERT_NE(retry, nullptr);
+    EXPECT_EQ(retry->delay(), seconds(3));
+    EXPECT_EQ(retry->reason(), "rate limited");
+    EXPECT_STREQ(error.what(), "rate limited");
+  }
+}
+
+TEST(RetryRequestedTest, Defaults) {
+  const RetryRequested retry;
+  EXPECT_EQ(retry.delay(), microseconds(0));
+  EXPECT_EQ(retry.reason(), "");
+  EXPECT_STREQ(retry.what(), "retry requested");
+}
+
+}  // namespace
+}  // namespace pgq

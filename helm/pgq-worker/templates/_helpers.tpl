@@ -1,0 +1,330 @@
+{{/*
+Names, labels and the pieces shared by several templates.
+*/}}
+
+{{/* Chart name, or nameOverride. */}}
+{{- define "pgq-worker.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified name: fullnameOverride, else "<release>-<name>" (or just the release name when
+it already contains the chart name). Cut to 63 characters, the limit for DNS labels.
+*/}}
+{{- define "pgq-worker.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "name-version" for the helm.sh/chart label. */}}
+{{- define "pgq-worker.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Namespace of every object. */}}
+{{- define "pgq-worker.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "pgq-worker.labels" -}}
+helm.sh/chart: {{ include "pgq-worker.chart" . }}
+{{ include "pgq-worker.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: pgq
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Selector labels: name, instance and component only. Never user labels: a selector cannot
+change after the Deployment exists.
+*/}}
+{{- define "pgq-worker.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pgq-worker.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: worker
+{{- end -}}
+
+{{/* metadata.annotations lines shared by every object (commonAnnotations). */}}
+{{- define "pgq-worker.annotations" -}}
+{{- with .Values.commonAnnotations }}
+{{- toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* ServiceAccount the pods run as. */}}
+{{- define "pgq-worker.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "pgq-worker.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Worker image reference: registry/repository, then @digest or :tag (appVersion by default). */}}
+{{- define "pgq-worker.image" -}}
+{{- $img := .Values.image -}}
+{{- $repo := $img.repository -}}
+{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $img.repository }}{{ end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo ($img.tag | default .Chart.AppVersion | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Image of the helm test pod. */}}
+{{- define "pgq-worker.testImage" -}}
+{{- $img := .Values.tests.image -}}
+{{- $repo := $img.repository -}}
+{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $img.repository }}{{ end -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo ($img.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Render a value that may hold template expressions (e.g. "{{ .Release.Name }}"), as YAML.
+Usage: include "pgq-worker.tplvalues" (dict "value" .Values.x "context" $)
+*/}}
+{{- define "pgq-worker.tplvalues" -}}
+{{- if typeIs "string" .value -}}
+{{- tpl .value .context -}}
+{{- else -}}
+{{- tpl (toYaml .value) .context -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Seconds in a worker duration ("500ms", "30s", "5m", "1h"; milliseconds round up).
+Usage: include "pgq-worker.durationSeconds" "30s" | int
+*/}}
+{{- define "pgq-worker.durationSeconds" -}}
+{{- $d := toString . -}}
+{{- if regexMatch "^[0-9]+ms$" $d -}}
+{{- div (add (trimSuffix "ms" $d | int) 999) 1000 -}}
+{{- else if regexMatch "^[0-9]+s$" $d -}}
+{{- trimSuffix "s" $d | int -}}
+{{- else if regexMatch "^[0-9]+m$" $d -}}
+{{- mul (trimSuffix "m" $d | int) 60 -}}
+{{- else if regexMatch "^[0-9]+h$" $d -}}
+{{- mul (trimSuffix "h" $d | int) 3600 -}}
+{{- else -}}
+{{- fail (printf "cannot read the duration %q: expected a number and a unit, e.g. 500ms, 30s, 5m or 1h" $d) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds: config.shutdown.grace_period + 15s unless set. A value that does
+not leave the worker at least 5s after its grace period is refused: Kubernetes would SIGKILL
+jobs that are still finishing.
+*/}}
+{{- define "pgq-worker.terminationGracePeriodSeconds" -}}
+{{- $grace := include "pgq-worker.durationSeconds" .Values.config.shutdown.grace_period | int -}}
+{{- $set := index .Values "terminationGracePeriodSeconds" -}}
+{{- if kindIs "invalid" $set -}}
+{{- add $grace 15 -}}
+{{- else -}}
+{{- $t := $set | int -}}
+{{- if lt $t (add $grace 5 | int) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be at least config.shutdown.grace_period (%s = %ds) + 5s: after SIGTERM the worker lets in-flight jobs run for the grace period, and Kubernetes must not kill it before they finish. Raise it to %d or more, or leave it unset (grace_period + 15s)" $t (toString .Values.config.shutdown.grace_period) $grace (add $grace 5)) -}}
+{{- end -}}
+{{- $t -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the database credentials come from: "existing" (database.existingSecret.name) or
+"chart" (database.secret.create). Refuses both and neither.
+*/}}
+{{- define "pgq-worker.secretSource" -}}
+{{- $existing := .Values.database.existingSecret.name -}}
+{{- $create := .Values.database.secret.create -}}
+{{- if and $existing $create -}}
+{{- fail "database.existingSecret.name and database.secret.create are mutually exclusive: either point the chart at your own Secret (database.existingSecret.name) or let it create one (database.secret.create), not both" -}}
+{{- else if $existing -}}
+existing
+{{- else if $create -}}
+chart
+{{- else -}}
+{{- fail "database credentials are required: set database.existingSecret.name (a Secret you manage) or database.secret.create=true with database.secret.password or database.secret.dsn" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the credentials. */}}
+{{- define "pgq-worker.secretName" -}}
+{{- if eq (include "pgq-worker.secretSource" .) "existing" -}}
+{{- tpl .Values.database.existingSecret.name . -}}
+{{- else -}}
+{{- include "pgq-worker.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Credential kind: "dsn" (a whole connection string) or "password". */}}
+{{- define "pgq-worker.credentialMode" -}}
+{{- if eq (include "pgq-worker.secretSource" .) "existing" -}}
+{{- if .Values.database.existingSecret.dsnKey }}dsn{{ else }}password{{ end -}}
+{{- else -}}
+{{- $s := .Values.database.secret -}}
+{{- if and $s.password $s.dsn -}}
+{{- fail "database.secret.password and database.secret.dsn are mutually exclusive: give a password (and the connection settings in config.database) or a whole DSN" -}}
+{{- else if $s.dsn -}}
+dsn
+{{- else if $s.password -}}
+password
+{{- else -}}
+{{- fail "database.secret.create is true but neither database.secret.password nor database.secret.dsn is set" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Key inside the Secret that holds the credential. */}}
+{{- define "pgq-worker.secretKey" -}}
+{{- $mode := include "pgq-worker.credentialMode" . -}}
+{{- if eq (include "pgq-worker.secretSource" .) "existing" -}}
+{{- if eq $mode "dsn" }}{{ .Values.database.existingSecret.dsnKey }}{{ else }}{{ .Values.database.existingSecret.passwordKey }}{{ end -}}
+{{- else -}}
+{{- $mode -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Directory where the credential file is mounted, and its file name inside. */}}
+{{- define "pgq-worker.secretDir" -}}/etc/pgq/secrets{{- end -}}
+
+{{/* config.database without unset (null) keys. */}}
+{{- define "pgq-worker.databaseSettings" -}}
+{{- $db := dict -}}
+{{- range $k, $v := .Values.config.database -}}
+{{- if not (kindIs "invalid" $v) -}}
+{{- $_ := set $db $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $db -}}
+{{- end -}}
+
+{{/*
+Checks that span several values. Included once by deployment.yaml, so any rendering of the
+chart runs them.
+*/}}
+{{- define "pgq-worker.validateValues" -}}
+{{- $mode := include "pgq-worker.credentialMode" . -}}
+{{- $db := include "pgq-worker.databaseSettings" . | fromYaml -}}
+{{- if eq $mode "dsn" -}}
+{{- range $k := list "host" "port" "dbname" "user" -}}
+{{- if not (kindIs "invalid" (index $db $k)) -}}
+{{- fail (printf "config.database.%s cannot be combined with a DSN credential (database.existingSecret.dsnKey or database.secret.dsn): put it in the connection string instead" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- else if not (index $db "host") -}}
+{{- fail "config.database.host is required: the DNS name of the PostgreSQL server (use the full name, e.g. postgres.db.svc.cluster.local, when KEDA must reach it too)" -}}
+{{- end -}}
+{{- if and .Values.autoscaling.hpa.enabled .Values.autoscaling.keda.enabled -}}
+{{- fail "autoscaling.hpa.enabled and autoscaling.keda.enabled are mutually exclusive: KEDA creates its own HorizontalPodAutoscaler, and two autoscalers would fight over spec.replicas" -}}
+{{- end -}}
+{{- if and .Values.pdb.create (not (kindIs "invalid" (index .Values.pdb "minAvailable"))) (not (kindIs "invalid" (index .Values.pdb "maxUnavailable"))) -}}
+{{- fail "pdb.minAvailable and pdb.maxUnavailable are mutually exclusive: set one and leave the other null" -}}
+{{- end -}}
+{{- if and (not (index .Values.config "entrypoints")) (not (index .Values.config "schedules")) -}}
+{{- fail "config.entrypoints (or config.schedules) must define at least one handler: a worker without handlers has nothing to run" -}}
+{{- end -}}
+{{- $hpa := .Values.autoscaling.hpa -}}
+{{- if and $hpa.enabled (gt ($hpa.minReplicas | int) ($hpa.maxReplicas | int)) -}}
+{{- fail (printf "autoscaling.hpa.minReplicas (%d) is greater than autoscaling.hpa.maxReplicas (%d)" ($hpa.minReplicas | int) ($hpa.maxReplicas | int)) -}}
+{{- end -}}
+{{- if and $hpa.enabled (kindIs "invalid" (index $hpa "targetCPUUtilizationPercentage")) (kindIs "invalid" (index $hpa "targetMemoryUtilizationPercentage")) (not $hpa.podsMetric.enabled) -}}
+{{- fail "autoscaling.hpa.enabled needs at least one metric: targetCPUUtilizationPercentage, targetMemoryUtilizationPercentage or podsMetric.enabled" -}}
+{{- end -}}
+{{- $keda := .Values.autoscaling.keda -}}
+{{- if and $keda.enabled (gt ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
+{{- fail (printf "autoscaling.keda.minReplicaCount (%d) is greater than autoscaling.keda.maxReplicaCount (%d)" ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
+{{- end -}}
+{{- $_ := include "pgq-worker.terminationGracePeriodSeconds" . -}}
+{{- end -}}
+
+{{/*
+The worker configuration file (/etc/pgq/config.yaml): config.* from the values, minus unset
+keys, plus what the chart owns: the credential file and the HTTP listener.
+*/}}
+{{- define "pgq-worker.workerConfig" -}}
+{{- $c := .Values.config -}}
+{{- $db := include "pgq-worker.databaseSettings" . | fromYaml -}}
+{{- if eq (include "pgq-worker.credentialMode" .) "dsn" -}}
+{{- $_ := set $db "dsn_file" (printf "%s/dsn" (include "pgq-worker.secretDir" .)) -}}
+{{- else -}}
+{{- $_ := set $db "password_file" (printf "%s/password" (include "pgq-worker.secretDir" .)) -}}
+{{- end -}}
+{{- $queue := dict -}}
+{{- range $k, $v := $c.queue -}}
+{{- if not (kindIs "invalid" $v) -}}
+{{- $_ := set $queue $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- $cfg := dict "database" $db "pool" $c.pool "queue" $queue "logging" $c.logging "shutdown" $c.shutdown -}}
+{{- $_ := set $cfg "entrypoints" (default dict (index $c "entrypoints")) -}}
+{{- $_ := set $cfg "schedules" (default dict (index $c "schedules")) -}}
+{{- $_ := set $cfg "http" (dict "address" "0.0.0.0" "port" (.Values.containerPorts.http | int)) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Queue table as KEDA must name it: [schema.]<prefix>pgqueuer. */}}
+{{- define "pgq-worker.queueTable" -}}
+{{- $q := .Values.config.queue -}}
+{{- $table := printf "%spgqueuer" (default "" (index $q "prefix")) -}}
+{{- $schema := default "" (index $q "schema") -}}
+{{- if $schema -}}
+{{- printf "%s.%s" $schema $table -}}
+{{- else -}}
+{{- $table -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+KEDA query: ready queued jobs (status queued, execute_after reached), optionally only for the
+entrypoints this fleet runs. Both forms read only a partial index on queued rows
+(<prefix>pgqueuer_ep_ea_idx on (entrypoint, execute_after), or another WHERE status = 'queued'
+index the planner prefers); tests/scripts/deploy.sh checks the plan.
+*/}}
+{{- define "pgq-worker.kedaQuery" -}}
+{{- $keda := .Values.autoscaling.keda -}}
+{{- if $keda.query -}}
+{{- $keda.query -}}
+{{- else -}}
+{{- $q := printf "SELECT count(*) FROM %s WHERE status = 'queued' AND execute_after <= now()" (include "pgq-worker.queueTable" .) -}}
+{{- $entrypoints := index .Values.config "entrypoints" -}}
+{{- if and $keda.filterEntrypoints $entrypoints -}}
+{{- $names := list -}}
+{{- range $name, $_ := $entrypoints -}}
+{{- $names = append $names (printf "'%s'" (replace "'" "''" $name)) -}}
+{{- end -}}
+{{- $q = printf "%s AND entrypoint IN (%s)" $q (join ", " $names) -}}
+{{- end -}}
+{{- $q -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+PromQL label matchers selecting this release's worker metrics in alerts: the ServiceMonitor
+scrapes the Service named <fullname>, so Prometheus sets job="<fullname>".
+*/}}
+{{- define "pgq-worker.alertSelector" -}}
+{{- $rule := .Values.metrics.prometheusRule -}}
+{{- $job := include "pgq-worker.fullname" . -}}
+{{- if $rule.matchNamespace -}}
+{{- printf "job=%q, namespace=%q" $job (include "pgq-worker.namespace" .) -}}
+{{- else -}}
+{{- printf "job=%q" $job -}}
+{{- end -}}
+{{- end -}}

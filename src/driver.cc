@@ -193,8 +193,19 @@ struct ConnectionDriver::Impl : std::enable_shared_from_this<ConnectionDriver::I
     receivers.clear();
     session.reset();
     listening = false;
-    session = detail::Session::Open(options);
-    if (ever_connected) spdlog::info("reconnected to PostgreSQL");
+    try {
+      session = detail::Session::Open(options);
+    } catch (const ConnectionStateError&) {
+      if (options.observer) options.observer->OnConnectError("state");
+      throw;
+    } catch (const Error&) {
+      if (options.observer) options.observer->OnConnectError("connect");
+      throw;
+    }
+    if (ever_connected) {
+      spdlog::info("reconnected to PostgreSQL");
+      if (options.observer) options.observer->OnReconnect();
+    }
     ever_connected = true;
     Relisten();
     return *session;

@@ -44,6 +44,7 @@ struct ConnectionPool::State {
   std::size_t pending = 0;   // waiting in Acquire; guarded by mu
   std::size_t reserved = 0;  // capacity held by dedicated connections; guarded by mu
   bool closed = false;       // guarded by mu
+  std::optional<ConnectionPool::Violation> last_violation;  // guarded by mu
 };
 
 namespace {
@@ -189,6 +190,7 @@ Lease ConnectionPool::Acquire() {
       } catch (const ConnectionStateError& e) {
         observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
                                     e.kind() == ConnectionStateError::Kind::kIsolation);
+        RecordViolation(e.what());
         std::scoped_lock relock(state_->mu);
         --state_->total;
         --state_->active;
@@ -235,6 +237,9 @@ void ConnectionPool::Return(Lease::Slot* raw) noexcept {
     } else if (slot->session->InTransactionBlock()) {
       reason = CloseReason::kStateViolation;
       observer_->OnStateViolation(true, false);
+      RecordViolation(
+          "a pooled connection came back inside a transaction block (autocommit violated); it "
+          "was discarded, which rolled the transaction back");
       spdlog::warn(
           "a pooled connection came back inside a transaction block; it was discarded "
           "(the open transaction is rolled back by closing the connection)");
@@ -246,6 +251,7 @@ void ConnectionPool::Return(Lease::Slot* raw) noexcept {
       } catch (const ConnectionStateError& e) {
         reason = CloseReason::kStateViolation;
         observer_->OnStateViolation(false, true);
+        RecordViolation(std::string(e.what()) + "; the connection was discarded");
         spdlog::warn("{}; the connection was discarded", e.what());
       }
     }
@@ -268,6 +274,19 @@ void ConnectionPool::Return(Lease::Slot* raw) noexcept {
   }
   state_->idle.push_back(std::move(slot));
   state_->cv.notify_one();
+}
+
+void ConnectionPool::RecordViolation(std::string what) noexcept {
+  try {
+    std::scoped_lock lock(state_->mu);
+    state_->last_violation = Violation{SteadyClock::now(), std::move(what)};
+  } catch (...) {
+  }
+}
+
+std::optional<ConnectionPool::Violation> ConnectionPool::LastViolation() const {
+  std::scoped_lock lock(state_->mu);
+  return state_->last_violation;
 }
 
 PoolStats ConnectionPool::Stats() const {

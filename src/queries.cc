@@ -50,7 +50,7 @@ struct SqlText {
   std::string enqueue_raise, enqueue_skip, live_dedupe_keys, queue_size;
   std::string dequeue, complete, retry, release, requeue, list_failed_newest, list_failed_oldest,
       heartbeat;
-  std::string queued_work, eligible_work, next_eta, job_status;
+  std::string queued_work, eligible_work, next_eta, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
   std::string delete_entrypoints, truncate_queue, delete_stats, truncate_stats, delete_log,
       truncate_log;
@@ -179,7 +179,7 @@ SqlText::SqlText(const DBSettings& s) {
       "    FROM params p LEFT JOIN picked k ON k.entrypoint = p.entrypoint\n"
       "    WHERE p.concurrency_limit <= 0 OR COALESCE(k.n, 0) < p.concurrency_limit\n"
       "), next_queued AS (\n"
-      "    SELECT j.id, j.priority FROM available a\n"
+      "    SELECT j.id, j.priority, FALSE AS stale FROM available a\n"
       "    CROSS JOIN LATERAL (\n"
       "        SELECT id, priority FROM " +
       q +
@@ -191,7 +191,7 @@ SqlText::SqlText(const DBSettings& s) {
       "    ) j\n"
       "    WHERE (SELECT n FROM worker_load) < $5::bigint\n"
       "), next_stale AS (\n"
-      "    SELECT id, priority FROM " +
+      "    SELECT id, priority, TRUE AS stale FROM " +
       q +
       "\n"
       "    WHERE entrypoint = ANY($2::text[]) AND status = 'picked'\n"
@@ -201,10 +201,10 @@ SqlText::SqlText(const DBSettings& s) {
       "    LIMIT $1::bigint\n"
       "    FOR UPDATE SKIP LOCKED\n"
       "), eligible AS (\n"
-      "    SELECT id FROM (\n"
-      "        SELECT id, priority FROM next_queued\n"
+      "    SELECT id, stale FROM (\n"
+      "        SELECT id, priority, stale FROM next_queued\n"
       "        UNION ALL\n"
-      "        SELECT id, priority FROM next_stale\n"
+      "        SELECT id, priority, stale FROM next_stale\n"
       "    ) c\n"
       "    ORDER BY priority DESC, id ASC\n"
       "    LIMIT GREATEST(0, LEAST($1::bigint, $5::bigint - (SELECT n FROM worker_load)))\n"
@@ -215,7 +215,7 @@ SqlText::SqlText(const DBSettings& s) {
       "    SET status = 'picked', updated = NOW(), heartbeat = NOW(), queue_manager_id = "
       "$4::uuid\n"
       "    FROM eligible WHERE j.id = eligible.id\n"
-      "    RETURNING j.*\n"
+      "    RETURNING j.*, eligible.stale AS rescued\n"
       "), log_pick AS (\n"
       "    INSERT INTO " +
       log +
@@ -223,7 +223,7 @@ SqlText::SqlText(const DBSettings& s) {
       "    SELECT id, 'picked', entrypoint, priority FROM claimed\n"
       ")\n"
       "SELECT " +
-      JobColumns("claimed") + ",\n       " + Epoch("NOW() - claimed.created") +
+      JobColumns("claimed") + ", claimed.rescued,\n       " + Epoch("NOW() - claimed.created") +
       " AS waited_us\nFROM claimed ORDER BY claimed.priority DESC, claimed.id ASC";
 
   complete = "WITH job_status AS (\n"
@@ -313,6 +313,9 @@ SqlText::SqlText(const DBSettings& s) {
   job_status = "SELECT DISTINCT ON (job_id) job_id, status::text AS status FROM " + log +
                "\nWHERE job_id = ANY($1::bigint[]) ORDER BY job_id, created DESC, id DESC";
 
+  queue_lag = "SELECT entrypoint, EXTRACT(EPOCH FROM NOW() - min(execute_after))::float8 AS lag FROM " +
+              q + "\nWHERE status = 'queued' AND execute_after <= NOW() GROUP BY entrypoint";
+
   aggregate_locked = Aggregate(s, true);
   aggregate_unlocked = Aggregate(s, false);
   log_statistics = "SELECT count, " + Epoch("created") +
@@ -395,6 +398,11 @@ std::vector<Job> ParseJobs(const Rows& rows) {
                     entrypoint = rows.Index("entrypoint"), dedupe = rows.Index("dedupe_key"),
                     payload = rows.Index("payload"), headers = rows.Index("headers"),
                     attempts = rows.Index("attempts");
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t rescued = kNone;
+  for (std::size_t c = 0; c < rows.columns().size(); ++c) {
+    if (rows.columns()[c] == "rescued") rescued = c;
+  }
   for (std::size_t r = 0; r < rows.size(); ++r) {
     Job job;
     job.id = detail::ParseInt64(*rows.At(r, id));
@@ -410,6 +418,7 @@ std::vector<Job> ParseJobs(const Rows& rows) {
     if (const auto& p = rows.At(r, payload)) job.payload = detail::DecodeBytea(*p);
     job.headers = rows.At(r, headers).value_or("null");
     job.attempts = static_cast<std::int32_t>(detail::ParseInt64(*rows.At(r, attempts)));
+    if (rescued != kNone) job.rescued = rows.At(r, rescued) == std::optional<std::string>("t");
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -690,6 +699,15 @@ std::vector<std::pair<JobId, JobStatus>> Queries::JobStatuses(const std::vector<
   std::vector<std::pair<JobId, JobStatus>> out;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     out.emplace_back(rows.Int(r, "job_id"), ParseJobStatus(rows.Text(r, "status")));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Queries::QueueLag() {
+  auto rows = driver_.Fetch(sql_->queue_lag);
+  std::vector<std::pair<std::string, double>> out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    out.emplace_back(rows.Text(r, "entrypoint"), std::stod(rows.Text(r, "lag")));
   }
   return out;
 }

@@ -561,6 +561,7 @@ void QueueManager::Run(const RunOptions& options) {
         for (auto& job : jobs) {
           s.in_flight[job.id].entrypoint = job.entrypoint;
           s.observer->OnJobsClaimed(job.entrypoint, 1);
+          if (job.rescued) s.observer->OnJobRescued(job.entrypoint);
           s.work.push_back(std::move(job));
         }
       }

@@ -13,6 +13,12 @@
 #include "pgq/queries.h"
 #include "pgq/schema.h"
 #include "pgq/settings.h"
+#include "config.h"
+#include "run.h"
+#include <csignal>
+#include <ctime>
+#include <iomanip>
+#include <thread>
 
 namespace pgq::cli {
 namespace {
@@ -44,6 +50,28 @@ std::string DsnFrom(const Globals& g) {
 
 std::unique_ptr<ConnectionDriver> Connect(const Globals& g) {
   return std::make_unique<ConnectionDriver>(ConnectionOptions::FromDsn(DsnFrom(g)));
+}
+
+std::string FormatTime(Clock::time_point t) {
+  const std::time_t secs = Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// Blocks SIGINT/SIGTERM and returns once one arrives or `timeout` passes;
+// true when a signal arrived.
+bool WaitForSignal(std::chrono::milliseconds timeout) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  timespec ts{static_cast<time_t>(timeout.count() / 1000),
+              static_cast<long>((timeout.count() % 1000) * 1000000)};
+  return sigtimedwait(&signals, nullptr, &ts) > 0;
 }
 
 }  // namespace
@@ -248,6 +276,144 @@ int Main(int argc, char** argv) {
       } else {
         std::cerr << "skipped: a live job already holds dedupe key " << dedupe_key.value_or("")
                   << "\n";
+      }
+      return kExitOk;
+    };
+  });
+
+  // run
+  auto* run = app.add_subcommand("run", "run a worker from a YAML configuration file");
+  std::string config_path;
+  run->add_option("-c,--config", config_path, "worker configuration (YAML)")->required();
+  run->callback([&] {
+    action = [&] {
+      auto env = [](const char* name) -> std::optional<std::string> {
+        if (const char* value = std::getenv(name)) return std::string(value);
+        return std::nullopt;
+      };
+      worker::WorkerConfig config;
+      try {
+        config = worker::LoadConfig(config_path, env);
+      } catch (const worker::ConfigError& e) {
+        std::cerr << "pgq: configuration error: " << e.what() << "\n";
+        return kExitUsage;
+      }
+      worker::SetupLogging(config.logging);
+      return worker::RunWorker(config);
+    };
+  });
+
+  // failed
+  auto* failed = app.add_subcommand("failed", "list held (failed) jobs");
+  std::int64_t failed_limit = 25;
+  failed->add_option("-n,--limit", failed_limit, "how many")->capture_default_str();
+  failed->callback([&] {
+    action = [&] {
+      auto db = Connect(g);
+      Queries queries(*db, SettingsFrom(g));
+      std::cout << std::left << std::setw(12) << "id" << std::setw(28) << "entrypoint"
+                << std::setw(10) << "attempts" << std::setw(21) << "created" << "payload_bytes\n";
+      for (const auto& job : queries.ListFailed(failed_limit)) {
+        std::cout << std::setw(12) << job.id << std::setw(28) << job.entrypoint << std::setw(10)
+                  << job.attempts << std::setw(21) << FormatTime(job.created)
+                  << (job.payload ? job.payload->size() : 0) << "\n";
+      }
+      return kExitOk;
+    };
+  });
+
+  // requeue
+  auto* requeue = app.add_subcommand("requeue", "put held (failed) jobs back in the queue");
+  std::vector<std::int64_t> requeue_ids;
+  requeue->add_option("ids", requeue_ids, "job ids")->required();
+  requeue->callback([&] {
+    action = [&] {
+      auto db = Connect(g);
+      Queries queries(*db, SettingsFrom(g));
+      const auto n = queries.Requeue(requeue_ids);
+      std::cout << "requeued " << n << " of " << requeue_ids.size() << " jobs\n";
+      return kExitOk;
+    };
+  });
+
+  // dashboard
+  auto* dashboard = app.add_subcommand("dashboard", "show processed-job statistics");
+  double interval = 0;
+  std::int64_t dashboard_limit = 25;
+  dashboard->add_option("-i,--interval", interval, "refresh every SECONDS (0 = once)");
+  dashboard->add_option("-n,--limit", dashboard_limit, "rows")->capture_default_str();
+  dashboard->callback([&] {
+    action = [&] {
+      auto db = Connect(g);
+      Queries queries(*db, SettingsFrom(g));
+      for (;;) {
+        if (interval > 0) std::cout << "\x1b[2J\x1b[H";
+        std::cout << std::left << std::setw(21) << "created" << std::setw(10) << "count"
+                  << std::setw(28) << "entrypoint" << std::setw(12) << "status" << "priority\n";
+        for (const auto& row : queries.LogStatistics(dashboard_limit)) {
+          std::cout << std::setw(21) << FormatTime(row.created) << std::setw(10) << row.count
+                    << std::setw(28) << row.entrypoint << std::setw(12) << ToString(row.status)
+                    << row.priority << "\n";
+        }
+        std::cout.flush();
+        if (interval <= 0) return kExitOk;
+        if (WaitForSignal(std::chrono::milliseconds(static_cast<long>(interval * 1000)))) {
+          return kExitOk;
+        }
+      }
+    };
+  });
+
+  // listen
+  auto* listen = app.add_subcommand("listen", "print every event on the channel (debugging)");
+  std::optional<std::string> listen_channel;
+  listen->add_option("--channel", listen_channel, "channel (default: the settings' channel)");
+  listen->callback([&] {
+    action = [&] {
+      auto db = Connect(g);
+      const auto settings = SettingsFrom(g);
+      std::mutex out;
+      auto subscription = db->Listen(listen_channel.value_or(settings.channel),
+                                     [&](const Notification& n) {
+                                       std::scoped_lock lock(out);
+                                       std::cout << n.payload << std::endl;
+                                     });
+      std::cerr << "listening on " << listen_channel.value_or(settings.channel)
+                << " (Ctrl-C to stop)\n";
+      while (!WaitForSignal(std::chrono::milliseconds(1000))) {
+      }
+      return kExitOk;
+    };
+  });
+
+  // schedules
+  auto* schedules = app.add_subcommand("schedules", "list schedules, or remove them with -r");
+  std::vector<std::string> remove;
+  schedules->add_option("-r,--remove", remove, "schedule ids or names to delete");
+  schedules->callback([&] {
+    action = [&] {
+      auto db = Connect(g);
+      Queries queries(*db, SettingsFrom(g));
+      if (!remove.empty()) {
+        std::vector<std::int64_t> ids;
+        std::vector<std::string> names;
+        for (const auto& r : remove) {
+          if (!r.empty() && r.find_first_not_of("0123456789") == std::string::npos) {
+            ids.push_back(std::stoll(r));
+          } else {
+            names.push_back(r);
+          }
+        }
+        queries.DeleteSchedules(ids, names);
+      }
+      std::cout << std::left << std::setw(8) << "id" << std::setw(24) << "name" << std::setw(20)
+                << "expression" << std::setw(10) << "status" << std::setw(21) << "next_run"
+                << "last_run\n";
+      for (const auto& row : queries.PeekSchedules()) {
+        std::cout << std::setw(8) << row.id << std::setw(24) << row.entrypoint << std::setw(20)
+                  << row.expression << std::setw(10) << ToString(row.status) << std::setw(21)
+                  << FormatTime(row.next_run)
+                  << (row.last_run ? FormatTime(*row.last_run) : std::string("-")) << "\n";
       }
       return kExitOk;
     };

@@ -237,14 +237,25 @@ EOF
   echo "pgq_pg_start: PostgreSQL running at $PGQ_TEST_DSN (data in $PGQ_PG_DIR)" >&2
 }
 
-pgq_pg_restart() {
-  # Works in the starting shell and in child scripts, which inherit the exported variables.
+_pgq_pg_require_started() {
   if [[ -z ${PGQ_PG_DIR:-} || ! -d $PGQ_PG_DIR/data || -z ${PGQ_PG_PORT:-} ||
     -z ${PGQ_PG_BINDIR:-} ]]; then
-    echo "pgq_pg_restart: no server started by pgq_pg_start (PGQ_PG_DIR/PGQ_PG_PORT unset)" >&2
+    echo "$1: no server started by pgq_pg_start (PGQ_PG_DIR/PGQ_PG_PORT unset)" >&2
     return 1
   fi
+}
+
+# Stops the server but keeps its data directory and port (see pgq_pg_resume).
+# Works in the starting shell and in child scripts, which inherit the exported variables.
+pgq_pg_halt() {
+  _pgq_pg_require_started pgq_pg_halt || return 1
   _pgq_pg_ctl_stop
+  echo "pgq_pg_halt: PostgreSQL stopped (data kept)" >&2
+}
+
+# Starts a server stopped by pgq_pg_halt again, on the same port.
+pgq_pg_resume() {
+  _pgq_pg_require_started pgq_pg_resume || return 1
   local rc=0 attempt
   # The port was just released; retry briefly in case the kernel has not let go of it yet.
   for attempt in 1 2 3 4 5; do
@@ -254,11 +265,15 @@ pgq_pg_restart() {
     sleep "$attempt"
   done
   if [[ $rc -ne 0 ]]; then
-    echo "pgq_pg_restart: PostgreSQL did not start again on port $PGQ_PG_PORT" >&2
+    echo "pgq_pg_resume: PostgreSQL did not start again on port $PGQ_PG_PORT" >&2
     _pgq_pg_log_tail "$PGQ_PG_DIR/server.log"
     return 1
   fi
-  echo "pgq_pg_restart: PostgreSQL restarted at $PGQ_TEST_DSN" >&2
+  echo "pgq_pg_resume: PostgreSQL running again at $PGQ_TEST_DSN" >&2
+}
+
+pgq_pg_restart() {
+  pgq_pg_halt && pgq_pg_resume
 }
 
 pgq_pg_stop() {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pgq/observer.h"
+
 namespace pgq {
 
 /// A bound statement parameter in text form; std::nullopt is SQL NULL.
@@ -116,6 +118,8 @@ struct ConnectionOptions {
   ConnectionRequirements requirements;
   /// Statement sent once on every new connection (e.g. SET statements).
   std::string on_connect_sql = "SET TIME ZONE 'UTC'";
+  /// Told about connect errors and reconnects (may be null).
+  std::shared_ptr<Observer> observer;
 
   static ConnectionOptions FromDsn(std::string dsn);
 };

@@ -35,6 +35,8 @@ class Observer {
 
   // Jobs.
   virtual void OnJobsClaimed(std::string_view /*entrypoint*/, std::size_t /*count*/) {}
+  /// A job taken over from a worker whose heartbeat stopped.
+  virtual void OnJobRescued(std::string_view /*entrypoint*/) {}
   virtual void OnJobStarted(std::string_view /*entrypoint*/,
                             std::chrono::duration<double> /*waited*/) {}
   virtual void OnJobFinished(std::string_view /*entrypoint*/,

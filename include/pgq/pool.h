@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,15 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   /// Inspects every idle connection (one round trip each), discards the bad
   /// ones, tops the pool up to min_size, and reports what it found.
   std::vector<ConnectionCheck> CheckIdle();
+  /// The most recent connection-state violation the pool saw (a connection
+  /// returned inside a transaction block, at another isolation, or a new
+  /// connection refused for its isolation), for readiness reporting.
+  struct Violation {
+    std::chrono::steady_clock::time_point when;
+    std::string what;
+  };
+  std::optional<Violation> LastViolation() const;
+
   /// Closes idle connections and refuses new leases.
   void Close();
   /// Closes every idle connection (called when a statement finds the
@@ -122,6 +132,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   ConnectionPool(ConnectionOptions options, PoolSettings settings,
                  std::shared_ptr<Observer> observer);
   void Return(Lease::Slot* slot) noexcept;
+  void RecordViolation(std::string what) noexcept;
 
   ConnectionOptions options_;
   PoolSettings settings_;

@@ -43,6 +43,8 @@ struct Job {
   std::optional<std::string> payload;  ///< raw bytes; nullopt is SQL NULL
   std::string headers = "null";        ///< JSON object or "null"
   std::int32_t attempts = 0;
+  /// Set by Dequeue when this claim took the job over from a stale worker.
+  bool rescued = false;
 };
 
 /// One job to enqueue.
@@ -175,6 +177,10 @@ class Queries : public ProducerQueries {
 
   /// Latest log status of each id (ids without log rows are absent).
   std::vector<std::pair<JobId, JobStatus>> JobStatuses(const std::vector<JobId>& ids);
+
+  /// Seconds since the oldest eligible queued job of each entrypoint became
+  /// eligible (entrypoints without eligible work are absent).
+  std::vector<std::pair<std::string, double>> QueueLag();
 
   /// Rolls unaggregated log rows into statistics under PgQueuer's
   /// advisory lock. Returns false if another process held the lock.

@@ -1,0 +1,263 @@
+// `pgq run` end to end: a child process from a YAML file and secret files,
+// probed over real sockets.
+
+#include <gmock/gmock.h>
+
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "pg_fixture.h"
+#include "worker_process.h"
+
+namespace pgq {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::FreePort;
+using testing::HttpGet;
+using testing::PgTest;
+using testing::WorkerProcess;
+using namespace std::chrono_literals;
+
+constexpr const char* kMarker = "S3cr3t-Marker-42";
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 30s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+class WorkerTest : public PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    char tmpl[] = "/tmp/pgq-secrets-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    secrets_ = tmpl;
+    port_ = FreePort();
+  }
+  void TearDown() override {
+    if (!secrets_.empty()) std::system(("rm -rf '" + secrets_ + "'").c_str());
+    PgTest::TearDown();
+  }
+
+  // The DSN with the marker password (trust auth ignores it) in a secret file.
+  std::string SecretDsnFile(const std::string& dsn) {
+    std::string with_password = dsn;
+    const auto at = with_password.find('@');
+    with_password.insert(at, std::string(":") + kMarker);
+    const std::string path = secrets_ + "/dsn";
+    std::ofstream(path) << with_password << "\n";
+    return path;
+  }
+
+  std::string Config(const std::string& entrypoints, const std::string& dsn,
+                     const std::string& extra_queue = "") {
+    return "database:\n  dsn_file: " + SecretDsnFile(dsn) +
+           "\npool:\n  min_size: 2\n  max_size: 4\n  health_check_interval: 2s\n"
+           "queue:\n  schema: " + settings().schema + "\n  channel: " + settings().channel +
+           "\n  batch_size: 10\n  dequeue_timeout: 5s\n" + extra_queue +
+           "entrypoints:\n" + entrypoints + "http:\n  address: 127.0.0.1\n  port: " +
+           std::to_string(port_) +
+           "\nlogging:\n  level: info\n  format: json\nshutdown:\n  grace_period: 10s\n";
+  }
+
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  bool Ready() { return HttpGet(Url("/readyz")).status == 200; }
+  void Enqueue(const std::string& entrypoint, int n) {
+    std::vector<NewJob> jobs(static_cast<std::size_t>(n));
+    for (auto& job : jobs) job.entrypoint = entrypoint;
+    ProducerQueries(admin(), settings()).Enqueue(jobs);
+  }
+  std::int64_t LogRows(const std::string& status) {
+    return Count("SELECT count(*) FROM " + settings().LogTable() + " WHERE status = '" + status + "'");
+  }
+
+  std::string secrets_;
+  int port_ = 0;
+};
+
+TEST_F(WorkerTest, ServesProbesMetricsAndJobsThenDrainsOnSigterm) {
+  Install();
+  Enqueue("w.noop", 50);
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n"
+                                          "  w.fail:\n    handler: {type: fail, message: nope}\n",
+                                          dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+  ASSERT_TRUE(WaitUntil([&] { return LogRows("successful") == 50; })) << worker.Output();
+  Enqueue("w.fail", 2);
+  ASSERT_TRUE(WaitUntil([&] { return LogRows("exception") == 2; })) << worker.Output();
+
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);
+  const auto ready = HttpGet(Url("/readyz"));
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_THAT(ready.body, HasSubstr("\"status\":\"ready\""));
+  const auto metrics = HttpGet(Url("/metrics"));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body,
+              HasSubstr("pgq_jobs_total{entrypoint=\"w.noop\",outcome=\"successful\"} 50"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("pgq_jobs_total{entrypoint=\"w.fail\",outcome=\"exception\"} 2"));
+  for (const char* name :
+       {"pgq_pool_connections{state=\"active\"}", "pgq_pool_connections_max 4",
+        "pgq_pool_acquire_seconds_bucket", "pgq_pool_usage_seconds_count",
+        "pgq_pool_connections_created_total", "pgq_driver_autocommit_ok 1",
+        "pgq_listener_up 1", "pgq_job_duration_seconds_bucket", "pgq_job_wait_seconds_count",
+        "pgq_dequeue_seconds_count", "pgq_build_info{version=", "pgq_notifications_total{type="}) {
+    EXPECT_THAT(metrics.body, HasSubstr(name));
+  }
+  EXPECT_EQ(HttpGet(Url("/nope")).status, 404);
+
+  // promtool must accept the live exposition.
+  const std::string file = secrets_ + "/metrics.txt";
+  std::ofstream(file) << metrics.body;
+  const auto promtool = testing::RunCommand("command -v promtool >/dev/null && promtool check metrics < " + file);
+  if (promtool.exit_code == 1 && promtool.output.empty()) {
+    ADD_FAILURE() << "promtool is not installed (ci/deps installs Debian's prometheus package)";
+  } else {
+    EXPECT_EQ(promtool.exit_code, 0) << promtool.output;
+  }
+
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
+  EXPECT_EQ(Count("SELECT count(*) FROM " + settings().QueueTable() + " WHERE status = 'picked'"), 0);
+  const auto output = worker.Output();
+  EXPECT_THAT(output, Not(HasSubstr(kMarker)));
+  EXPECT_THAT(output, HasSubstr("draining"));
+  EXPECT_THAT(output, HasSubstr("worker stopped cleanly"));
+}
+
+TEST_F(WorkerTest, SigtermFinishesInFlightJobsAndReturnsTheRest) {
+  Install();
+  Enqueue("w.sleep", 40);
+  WorkerProcess worker(PGQ_BINARY,
+                       Config("  w.sleep:\n    handler: {type: sleep, duration: 300ms}\n", dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return LogRows("successful") >= 2; })) << worker.Output();
+  worker.Signal(SIGTERM);
+  // Readiness drops at once while in-flight jobs finish.
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
+  EXPECT_EQ(Count("SELECT count(*) FROM " + settings().QueueTable() + " WHERE status = 'picked'"), 0);
+  EXPECT_EQ(LogRows("successful") +
+                Count("SELECT count(*) FROM " + settings().QueueTable() +
+                      " WHERE status = 'queued' AND queue_manager_id IS NULL"),
+            40);
+  EXPECT_THAT(worker.Output(), Not(HasSubstr(kMarker)));
+}
+
+TEST_F(WorkerTest, ReadyzReportsConnectionLeftInTransactionThenRecovers) {
+  Install();
+  WorkerProcess worker(PGQ_BINARY,
+                       Config("  w.begin:\n    handler: {type: sql, statement: BEGIN}\n", dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+  Enqueue("w.begin", 1);
+  testing::CommandResult last;
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto r = HttpGet(Url("/readyz"));
+    return r.status == 503 && r.body.find("transaction block") != std::string::npos;
+  })) << worker.Output();
+  EXPECT_THAT(HttpGet(Url("/metrics")).body, HasSubstr("pgq_driver_errors_total{kind=\"state_in_transaction\"} 1"));
+  // The connection was discarded; after the check interval it is ready again.
+  EXPECT_TRUE(WaitUntil([&] { return Ready(); })) << HttpGet(Url("/readyz")).body;
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0);
+  EXPECT_THAT(worker.Output(), Not(HasSubstr(kMarker)));
+}
+
+// Runs the worker against a database of its own, which the test can alter.
+class WorkerOwnDatabaseTest : public WorkerTest {
+ protected:
+  void SetUp() override {
+    WorkerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    const auto slash = dsn_.rfind("/postgres");
+    ASSERT_NE(slash, std::string::npos);
+    database_ = "pgq_w_" + token_;
+    admin().Execute("CREATE DATABASE " + database_);
+    db_dsn_ = dsn_;
+    db_dsn_.replace(slash, std::string("/postgres").size(), "/" + database_);
+    ConnectionDriver db(ConnectionOptions::FromDsn(db_dsn_));
+    db.Execute("CREATE SCHEMA " + settings().schema);
+    Schema(settings()).Install(db, false);
+  }
+  void TearDown() override {
+    if (!database_.empty()) {
+      admin().Execute("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS true");
+      admin().Execute("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+    }
+    WorkerTest::TearDown();
+  }
+  std::string database_, db_dsn_;
+};
+
+TEST_F(WorkerOwnDatabaseTest, ReadyzReportsSerializableDefaultIsolation) {
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", db_dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+  admin().Execute("ALTER DATABASE " + database_ +
+                  " SET default_transaction_isolation = 'serializable'");
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto r = HttpGet(Url("/readyz"));
+    return r.status == 503 && r.body.find("serializable") != std::string::npos;
+  })) << HttpGet(Url("/readyz")).body;
+  EXPECT_THAT(HttpGet(Url("/metrics")).body, HasSubstr("pgq_driver_isolation_ok 0"));
+  admin().Execute("ALTER DATABASE " + database_ + " RESET default_transaction_isolation");
+  EXPECT_TRUE(WaitUntil([&] { return Ready(); })) << HttpGet(Url("/readyz")).body;
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0);
+}
+
+TEST_F(WorkerOwnDatabaseTest, ReadyzReportsListenerDownThenRecovers) {
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", db_dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+  // Nobody may open new connections; then the LISTEN connection is killed
+  // and cannot come back.
+  admin().Execute("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS false");
+  const auto killed = Count(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND "
+      "query LIKE 'LISTEN %'",
+      {database_});
+  ASSERT_EQ(killed, 1);
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto r = HttpGet(Url("/readyz"));
+    return r.status == 503 && r.body.find("\"name\":\"listener\",\"ok\":false") != std::string::npos;
+  })) << HttpGet(Url("/readyz")).body;
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);  // liveness never depends on the database
+  admin().Execute("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS true");
+  EXPECT_TRUE(WaitUntil([&] { return Ready(); }, 60s)) << HttpGet(Url("/readyz")).body;
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0);
+}
+
+TEST_F(WorkerTest, ConfigurationErrorExitsTwoBeforeConnecting) {
+  // The DSN points at a port nobody listens on: an attempt to connect would
+  // show up as a connection error instead of the configuration error.
+  const std::string yaml =
+      "database:\n  dsn_file: " + SecretDsnFile("postgresql://nobody@127.0.0.1:1/none") +
+      "\nqueue:\n  batch_size: ten\nentrypoints:\n  w:\n    handler: {type: noop}\n";
+  WorkerProcess worker(PGQ_BINARY, yaml);
+  EXPECT_EQ(worker.Wait(), 2);
+  const auto output = worker.Output();
+  EXPECT_THAT(output, HasSubstr("config.yaml:4:"));
+  EXPECT_THAT(output, HasSubstr("queue.batch_size"));
+  EXPECT_THAT(output, Not(HasSubstr("connect")));
+  EXPECT_THAT(output, Not(HasSubstr(kMarker)));
+}
+
+TEST_F(WorkerTest, MissingSecretFileExitsTwoNamingTheKey) {
+  const std::string yaml = "database:\n  password_file: " + secrets_ +
+                           "/absent\nentrypoints:\n  w:\n    handler: {type: noop}\n";
+  WorkerProcess worker(PGQ_BINARY, yaml);
+  EXPECT_EQ(worker.Wait(), 2);
+  EXPECT_THAT(worker.Output(), HasSubstr("database.password_file"));
+}
+
+}  // namespace
+}  // namespace pgq

@@ -1,0 +1,129 @@
+#pragma once
+// Worker configuration: a YAML file (mounted ConfigMap) plus secret files
+// (mounted Secret), validated completely before any database connection.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pgq/driver.h"
+#include "pgq/pool.h"
+#include "pgq/runtime.h"
+#include "pgq/settings.h"
+
+namespace pgq::worker {
+
+/// A configuration error. what() reads
+/// "FILE:LINE:COLUMN: KEY.PATH: problem" (line/column 1-based, from the YAML
+/// node at fault; omitted when there is no node, e.g. an unreadable file;
+/// "KEY.PATH: " omitted when there is no key, e.g. a YAML syntax error).
+/// List items appear as `command[2]`. Never contains secret file contents.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string file, int line, int column, std::string key_path, std::string problem);
+  const std::string& file() const noexcept { return file_; }
+  int line() const noexcept { return line_; }
+  int column() const noexcept { return column_; }
+  const std::string& key_path() const noexcept { return key_path_; }
+  const std::string& problem() const noexcept { return problem_; }
+
+ private:
+  std::string file_, key_path_, problem_;
+  int line_, column_;
+};
+
+struct DatabaseConfig {
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::optional<std::string> dbname;
+  std::optional<std::string> user;
+  std::optional<std::string> sslmode;  // disable|allow|prefer|require|verify-ca|verify-full
+  std::string application_name = "pgq-worker";
+  std::optional<std::chrono::milliseconds> connect_timeout;
+  std::optional<std::string> password_file;  // path; content read on every connect
+  std::optional<std::string> dsn_file;       // path; exclusive with the keys above
+};
+
+struct HandlerConfig {
+  enum class Type { kExec, kHttp, kSql, kNoop, kSleep, kFail };
+  Type type = Type::kNoop;
+  // exec
+  std::vector<std::string> command;                // argv, command[0] is the program
+  std::map<std::string, std::string> env;          // extra environment
+  // http
+  std::string url;
+  std::map<std::string, std::string> http_headers;  // extra request headers
+  // sql
+  std::string statement;  // $1 = payload (bytea), $2 = headers (jsonb text)
+  // sleep
+  std::chrono::milliseconds duration{0};
+  // fail
+  std::string message = "configured to fail";
+  // exec, http, sql
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct EntrypointConfig {
+  std::string name;
+  HandlerConfig handler;
+  EntrypointOptions options;  // concurrency_limit, retry, on_failure
+};
+
+struct ScheduleConfig {
+  std::string name;
+  std::string cron;
+  HandlerConfig handler;
+  bool clean_old = false;
+};
+
+struct HttpConfig {
+  std::string address = "0.0.0.0";
+  int port = 9090;
+};
+
+struct LoggingConfig {
+  std::string level = "info";  // trace|debug|info|warn|error|critical|off
+  bool json = true;            // format: json | text
+};
+
+struct WorkerConfig {
+  std::string file;  // where it was loaded from
+  DatabaseConfig database;
+  PoolSettings pool;
+  DBSettings settings;            // names (prefix, schema, channel ...)
+  RunOptions run;                 // batch_size, timeouts, cap, mode
+  std::vector<EntrypointConfig> entrypoints;
+  std::vector<ScheduleConfig> schedules;
+  HttpConfig http;
+  LoggingConfig logging;
+  std::chrono::milliseconds shutdown_grace{30000};
+
+  /// Connection options whose conninfo callback re-reads the secret files on
+  /// every new connection (so rotated passwords are picked up).
+  ConnectionOptions Connection() const;
+  /// The effective configuration as YAML with secrets masked (for the log).
+  std::string Masked() const;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const char*)>;
+
+/// Loads and validates a config file. PGQUEUER_* variables (through `env`)
+/// override queue.prefix/schema/channel and the other object names, as in
+/// PgQueuer. Checks that secret files exist and are readable. Throws
+/// ConfigError.
+WorkerConfig LoadConfig(const std::string& path, const EnvLookup& env);
+/// Same, from YAML text (for tests); `file` names it in errors.
+WorkerConfig ParseConfig(const std::string& yaml, const std::string& file, const EnvLookup& env);
+
+/// "500ms", "30s", "5m", "1h", "1.5s"; throws std::invalid_argument.
+std::chrono::milliseconds ParseDuration(const std::string& text);
+/// The inverse: the largest unit that divides exactly ("1h", "90s",
+/// "1500ms", "0s"), so ParseDuration(FormatDuration(d)) == d.
+std::string FormatDuration(std::chrono::milliseconds duration);
+
+}  // namespace pgq::worker

@@ -154,6 +154,7 @@ struct QueueManager::Impl {
   std::mutex completions_mu;
   std::condition_variable completions_cv;
   std::vector<Completion> completions;
+  bool flush_now = false;  // a limited entrypoint's slot waits on this flush
   std::atomic<std::int64_t> completed_since_aggregate{0};
 
   // Listener health; guarded by health_mu.
@@ -225,14 +226,18 @@ struct QueueManager::Impl {
     }
   }
 
-  void AddCompletion(Completion completion) {
-    bool full = false;
+  // `urgent`: the job's entrypoint has a concurrency limit, and its slot
+  // stays taken (queue_manager_id set) until the completion is written, so
+  // write it now instead of within ~100 ms.
+  void AddCompletion(Completion completion, bool urgent = false) {
+    bool flush = urgent;
     {
       std::scoped_lock lock(completions_mu);
       completions.push_back(std::move(completion));
-      full = static_cast<std::int64_t>(completions.size()) >= options.batch_size;
+      flush = flush || static_cast<std::int64_t>(completions.size()) >= options.batch_size;
+      flush_now = flush_now || urgent;
     }
-    if (full) completions_cv.notify_all();
+    if (flush) completions_cv.notify_all();
   }
 
   // Writes buffered completions; on failure they go back to the buffer.
@@ -271,9 +276,10 @@ struct QueueManager::Impl {
       {
         std::unique_lock lock(completions_mu);
         completions_cv.wait_for(lock, backoff, [&] {
-          return token.stop_requested() ||
+          return token.stop_requested() || flush_now ||
                  static_cast<std::int64_t>(completions.size()) >= options.batch_size;
         });
+        flush_now = false;
       }
       backoff = FlushCompletions() ? 100ms : std::min(backoff * 2, 5000ms);
       const auto now = SteadyClock::now();
@@ -365,11 +371,12 @@ struct QueueManager::Impl {
 
   void Execute(const Job& job, const std::stop_token& cancel) {
     const auto& entry = entrypoints.at(job.entrypoint);
+    const bool urgent = entry.options.concurrency_limit > 0;
     const auto started = SteadyClock::now();
     observer->OnJobStarted(job.entrypoint, std::chrono::duration<double>(Clock::now() - job.created));
     std::string outcome;
     if (cancel.stop_requested()) {
-      AddCompletion({job.id, JobStatus::kCanceled, std::nullopt});
+      AddCompletion({job.id, JobStatus::kCanceled, std::nullopt}, urgent);
       observer->OnJobFinished(job.entrypoint, "canceled", {});
       return;
     }
@@ -384,14 +391,16 @@ struct QueueManager::Impl {
       }
       const bool hold = entry.options.on_failure == OnFailure::kHold;
       AddCompletion({job.id, hold ? JobStatus::kFailed : JobStatus::kException,
-                     TracebackJson(job, id, type, message, trace)});
+                     TracebackJson(job, id, type, message, trace)},
+                    urgent);
       outcome = hold ? "failed" : "exception";
     };
     try {
       JobContext ctx{job, cancel, *resources};
       entry.handler(ctx);
       const bool canceled = cancel.stop_requested();
-      AddCompletion({job.id, canceled ? JobStatus::kCanceled : JobStatus::kSuccessful, std::nullopt});
+      AddCompletion({job.id, canceled ? JobStatus::kCanceled : JobStatus::kSuccessful, std::nullopt},
+                    urgent);
       outcome = canceled ? "canceled" : "successful";
     } catch (const RetryRequested& r) {
       Retry(job, r.delay(), "pgq::RetryRequested", r.what(),

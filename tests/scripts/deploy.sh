@@ -29,11 +29,28 @@ work=$build_dir/deploy
 chart=helm/pgq-worker
 render=$work/bin/pgq-render
 node_dir=$work/node
-out=$work/out
 mkdir -p "$work/bin" "$node_dir"
-rm -rf "$out"
+# One output directory per run, so that runs sharing a build directory do not trample each
+# other; kept (and linked as $work/last) when something fails, removed otherwise.
+out=$(mktemp -d "$work/out.XXXXXX")
+ln -sfn "$out" "$work/last"
 mkdir -p "$out/objects" "$out/negative" "$out/alerts/chart" "$out/alerts/kustomize" "$out/configs"
 pgq=$build_dir/worker/pgq
+test_db=""
+admin_dsn=${PGQ_TEST_DSN:-}
+on_exit() {
+  local rc=$?
+  if [[ -n $test_db ]]; then
+    psql "$admin_dsn" -X -q -c "DROP DATABASE IF EXISTS $test_db" >/dev/null 2>&1 || true
+  fi
+  if [[ $rc -eq 0 ]]; then
+    rm -rf "$out"
+    [[ $(readlink "$work/last") != "$out" ]] || rm -f "$work/last"
+  else
+    echo "outputs kept in $out"
+  fi
+}
+trap on_exit EXIT
 
 is_ci() {
   case ${CI:-} in
@@ -138,7 +155,9 @@ if $have_node; then
     ok "npm packages cached (lockfile unchanged)"
   else
     cp tests/deploy/package.json tests/deploy/package-lock.json "$node_dir/"
-    if run_logged npm-ci bash -c "cd '$node_dir' && npm ci --no-audit --no-fund --prefer-offline --loglevel=error"; then
+    # flock: another run sharing this build directory may be installing too.
+    if run_logged npm-ci flock "$work/.npm.lock" env npm_config_cache="$work/npm-cache" bash -c \
+      "cd '$node_dir' && npm ci --no-audit --no-fund --prefer-offline --loglevel=error"; then
       echo "$lock_sum" >"$node_dir/.lock-sha256"
       ok "npm ci: kubernetes-models, @kubernetes-models/keda, @kubernetes-models/prometheus-operator"
     else
@@ -238,7 +257,7 @@ user=$(sed -nE 's/^USER (.*)$/\1/p' <<<"$runtime_stage")
 [[ $user =~ ^([1-9][0-9]*)(:[1-9][0-9]*)?$ ]] || dfail "runtime USER must be a numeric non-root uid[:gid], got '$user'"
 [[ ${user%%:*} == 65532 ]] || dfail "runtime USER must be 65532 (the chart's runAsUser), got '$user'"
 grep -qE "^EXPOSE $worker_port$" <<<"$runtime_stage" || dfail "runtime stage does not EXPOSE $worker_port"
-if grep -E 'apt-get install' Dockerfile | grep -vq -- '--no-install-recommends'; then
+if grep -E 'apt-get install' Dockerfile | grep -v -- '--no-install-recommends' >/dev/null; then
   dfail "every apt-get install needs --no-install-recommends"
 fi
 [[ $(grep -c 'apt-get update' Dockerfile) -eq $(grep -c 'rm -rf /var/lib/apt/lists/\*' Dockerfile) ]] ||
@@ -254,7 +273,7 @@ if grep -qE -- '-dev$|^(build-essential|cmake|g\+\+|gcc|ninja-build)$' <<<"$runt
 fi
 # COPY sources: exist in the repository and are let through by .dockerignore.
 allowed=$(sed -nE 's#^!([^*]+)$#\1#p' .dockerignore | sed 's#/$##')
-head -n 20 .dockerignore | grep -qxF '*' || dfail ".dockerignore must start from '*' (allow-list)"
+[[ $(grep -vE '^[[:space:]]*(#|$)' .dockerignore | head -n 1) == '*' ]] || dfail ".dockerignore must start from '*' (allow-list)"
 while read -r src; do
   src=${src%/}
   [[ -e $src ]] || dfail "COPY source $src does not exist"
@@ -291,8 +310,9 @@ else
   done
   libs_ok=true
   for lib in $(readelf -d "$binary" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|aarch64/ {print $NF; exit}')
-    [[ -n $path ]] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+    # (awk reads all of ldconfig's output: an early exit would SIGPIPE it under pipefail)
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|aarch64/ && !found {print $NF; found = 1}')
+    [[ -n $path ]] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
     owner=$(dpkg-query -S "$(readlink -f "$path")" 2>/dev/null || dpkg-query -S "$path" 2>/dev/null || true)
     owner=${owner%%:*}
     if [[ -z $owner || -z ${closure[$owner]:-} ]]; then
@@ -440,7 +460,7 @@ elif ((${#configs[@]} == 0)); then
   $have_node && bad "worker configs: none were extracted"
 elif ! have timeout; then
   skip "worker configs: timeout(1) is missing"
-elif ! "$pgq" --help 2>/dev/null | grep -qE '^[[:space:]]+run[[:space:]]'; then
+elif ! grep -qE '^[[:space:]]+run[[:space:]]' <<<"$("$pgq" --help 2>/dev/null)"; then
   echo "NOTICE: $pgq has no 'run' command yet: the rendered configs are checked against"
   echo "        $example only, not loaded by the worker."
 else
@@ -581,13 +601,11 @@ elif ! $have_node || [[ ! -f $out/objects/chart-keda.json ]]; then
   keda_ok=false
 fi
 if $keda_ok; then
-  db=pgq_deploy_$$
-  admin_dsn=$PGQ_TEST_DSN
+  db=pgq_deploy_$$_$RANDOM
   dsn=$(sed -E "s#/[^/?]*(\?|$)#/$db\1#" <<<"${PGQ_TEST_DSN%/}")
   [[ $dsn == *"/$db"* ]] || dsn="${PGQ_TEST_DSN%/}/$db"
   psql_q() { psql "$1" -X -q -v ON_ERROR_STOP=1 -At -c "$2"; }
-  cleanup_db() { psql "$admin_dsn" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; }
-  trap cleanup_db EXIT
+  test_db=$db # dropped on exit
   psql_q "$admin_dsn" "CREATE DATABASE $db" >/dev/null
   # query_of OBJECTS.json: the postgresql trigger's query of the ScaledObject.
   query_of() {
@@ -673,8 +691,6 @@ if $keda_ok; then
       check_query "kustomize production overlay" "$(query_of "$out/objects/kustomize-production.json")" 8 pgqueuer
     fi
   fi
-  cleanup_db
-  trap - EXIT
 fi
 
 # ---- yamllint ------------------------------------------------------------------------------

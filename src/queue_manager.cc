@@ -515,6 +515,7 @@ void QueueManager::Run(const RunOptions& options) {
           : static_cast<std::size_t>(options.max_concurrent_tasks.value_or(2 * options.batch_size));
   // Local backpressure: never hold more claimed jobs than can start soon.
   const std::int64_t capacity = static_cast<std::int64_t>(threads) + options.batch_size;
+  const std::int64_t claim_threshold = std::min(options.batch_size, capacity);
   const auto limits = s.Limits();
   const auto names = s.Names();
   const std::chrono::microseconds heartbeat_timeout = options.heartbeat_timeout;
@@ -551,7 +552,9 @@ void QueueManager::Run(const RunOptions& options) {
         std::scoped_lock lock(s.mu);
         free = capacity - static_cast<std::int64_t>(s.in_flight.size());
       }
-      if (free <= 0) break;
+      // Claim full batches: waking for every single freed slot would turn
+      // one claim of `batch_size` jobs into many claims of one.
+      if (free < claim_threshold) break;
       std::vector<Job> jobs;
       try {
         const auto t0 = SteadyClock::now();
@@ -593,7 +596,7 @@ void QueueManager::Run(const RunOptions& options) {
         break;
       }
       std::chrono::milliseconds timeout = options.dequeue_timeout;
-      if (in_flight >= capacity) {
+      if (capacity - in_flight < claim_threshold) {
         timeout = options.dequeue_timeout;  // woken when a handler finishes
       } else if (s.queries.HasQueuedWork(names, /*eligible_only=*/true)) {
         timeout = 100ms;  // eligible work held back by limits, or a race

@@ -13,6 +13,7 @@
 #include "pgq/queries.h"
 #include "pgq/schema.h"
 #include "pgq/settings.h"
+#include "bench.h"
 #include "config.h"
 #include "run.h"
 #include <csignal>
@@ -301,6 +302,29 @@ int Main(int argc, char** argv) {
       worker::SetupLogging(config.logging);
       return worker::RunWorker(config);
     };
+  });
+
+  // bench
+  auto* bench = app.add_subcommand("bench", "measure throughput, drain rate or latency (see docs/benchmarks.md)");
+  worker::BenchOptions bench_options;
+  bench->add_option("--strategy", bench_options.strategy, "throughput | drain | latency")
+      ->check(CLI::IsMember({"throughput", "drain", "latency"}))
+      ->capture_default_str();
+  bench->add_option("-t,--time", bench_options.seconds, "seconds (throughput)")->capture_default_str();
+  bench->add_option("--consumers", bench_options.consumers, "queue managers")->capture_default_str();
+  bench->add_option("--batch", bench_options.batch, "dequeue batch size")->capture_default_str();
+  bench->add_option("--producers", bench_options.producers, "enqueuing threads (throughput)")
+      ->capture_default_str();
+  bench->add_option("--enqueue-batch", bench_options.enqueue_batch, "jobs per enqueue statement")
+      ->capture_default_str();
+  bench->add_option("--jobs", bench_options.jobs, "jobs to drain (drain)")->capture_default_str();
+  bench->add_option("--driver", bench_options.driver, "pool | connection")
+      ->check(CLI::IsMember({"pool", "connection"}))
+      ->capture_default_str();
+  bench->add_option("--samples", bench_options.latency_samples, "latency samples")->capture_default_str();
+  bench->add_option("--json", bench_options.json_path, "also write the result to FILE");
+  bench->callback([&] {
+    action = [&] { return worker::RunBench(DsnFrom(g), SettingsFrom(g), bench_options); };
   });
 
   // failed

@@ -1,0 +1,29 @@
+#pragma once
+// `pgq bench`: throughput, drain and latency measurements in the shape of
+// PgQueuer's benchmark tool (see docs/benchmarks.md).
+
+#include <optional>
+#include <string>
+
+#include "pgq/settings.h"
+
+namespace pgq::worker {
+
+struct BenchOptions {
+  std::string strategy = "throughput";  // throughput | drain | latency
+  double seconds = 10;
+  int consumers = 5;
+  int batch = 10;
+  int producers = 1;
+  int enqueue_batch = 10;
+  long jobs = 100000;
+  std::string driver = "pool";  // pool | connection
+  std::optional<std::string> json_path;
+  int latency_samples = 200;
+};
+
+/// Runs one benchmark against an installed schema; prints progress to
+/// stderr and a summary to stdout. Returns an exit code.
+int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOptions& options);
+
+}  // namespace pgq::worker

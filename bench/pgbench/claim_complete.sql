@@ -1,0 +1,106 @@
+-- One pgbench transaction = one claim of :batch jobs with pgq's dequeue statement, then one
+-- completion of exactly those jobs with pgq's completion statement (both autocommit, as the
+-- worker runs them). Run with -M prepared (variables become bound parameters) and
+-- -D batch=N; ci/bench pre-fills the queue so that every claim finds a full batch.
+--
+-- The two statements are pgq's own (src/queries.cc, detail::SqlText `dequeue` and `complete`,
+-- spec 3.2 and 3.3) for the default names pgqueuer / pgqueuer_log / pgqueuer_status, with the
+-- parameters filled in the way the worker binds them:
+--   dequeue   $1 batch size      -> :batch
+--             $2 entrypoints     -> '{bench}'
+--             $3 limits          -> '{0}' (no concurrency limit)
+--             $4 worker id       -> a uuid made from pgbench's :client_id (one per client)
+--             $5 per-worker cap  -> 9223372036854775807 (max_concurrent_tasks unset)
+--             $6 heartbeat timeout -> '30 seconds'
+--   complete  $1 ids, $2 statuses ('successful'), $3 tracebacks (NULL), all from the claim.
+-- Only the claim's final SELECT differs: instead of returning one row per job it returns one
+-- row for \gset (the id, status and traceback arrays the worker would bind next), and it
+-- still renders every returned column as text (octet_length(c::text)), which is the work
+-- the server does to send those rows in text format.
+-- Keep both statements in step with src/queries.cc.
+
+WITH params AS (
+    SELECT * FROM unnest('{bench}'::text[], '{0}'::bigint[]) AS p(entrypoint, concurrency_limit)
+), picked AS (
+    SELECT entrypoint, count(*) AS n FROM pgqueuer
+    WHERE queue_manager_id IS NOT NULL AND entrypoint = ANY('{bench}'::text[])
+    GROUP BY entrypoint
+), worker_load AS (
+    SELECT count(*) AS n FROM pgqueuer
+    WHERE queue_manager_id = lpad(to_hex(:client_id::int), 32, '0')::uuid
+      AND entrypoint = ANY('{bench}'::text[])
+), available AS (
+    SELECT p.entrypoint,
+           CASE WHEN p.concurrency_limit > 0
+                THEN p.concurrency_limit - COALESCE(k.n, 0) END AS remaining
+    FROM params p LEFT JOIN picked k ON k.entrypoint = p.entrypoint
+    WHERE p.concurrency_limit <= 0 OR COALESCE(k.n, 0) < p.concurrency_limit
+), next_queued AS (
+    SELECT j.id, j.priority, FALSE AS stale FROM available a
+    CROSS JOIN LATERAL (
+        SELECT id, priority FROM pgqueuer
+        WHERE entrypoint = a.entrypoint AND status = 'queued' AND execute_after < NOW()
+        ORDER BY priority DESC, id ASC
+        LIMIT LEAST(:batch::bigint, COALESCE(a.remaining, :batch::bigint))
+        FOR UPDATE SKIP LOCKED
+    ) j
+    WHERE (SELECT n FROM worker_load) < 9223372036854775807::bigint
+), next_stale AS (
+    SELECT id, priority, TRUE AS stale FROM pgqueuer
+    WHERE entrypoint = ANY('{bench}'::text[]) AND status = 'picked'
+      AND heartbeat < NOW() - '30 seconds'::interval AND execute_after < NOW()
+      AND (SELECT n FROM worker_load) < 9223372036854775807::bigint
+    ORDER BY priority DESC, id ASC
+    LIMIT :batch::bigint
+    FOR UPDATE SKIP LOCKED
+), eligible AS (
+    SELECT id, stale FROM (
+        SELECT id, priority, stale FROM next_queued
+        UNION ALL
+        SELECT id, priority, stale FROM next_stale
+    ) c
+    ORDER BY priority DESC, id ASC
+    LIMIT GREATEST(0, LEAST(:batch::bigint, 9223372036854775807::bigint - (SELECT n FROM worker_load)))
+), claimed AS (
+    UPDATE pgqueuer AS j
+    SET status = 'picked', updated = NOW(), heartbeat = NOW(),
+        queue_manager_id = lpad(to_hex(:client_id::int), 32, '0')::uuid
+    FROM eligible WHERE j.id = eligible.id
+    RETURNING j.*, eligible.stale AS rescued
+), log_pick AS (
+    INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
+    SELECT id, 'picked', entrypoint, priority FROM claimed
+)
+SELECT COALESCE(array_agg(c.id ORDER BY c.priority DESC, c.id ASC), '{}') AS ids,
+       COALESCE(array_agg('successful'::text), '{}') AS statuses,
+       COALESCE(array_agg(NULL::jsonb), '{}') AS tracebacks,
+       COALESCE(sum(octet_length(c::text)), 0) AS bytes
+FROM (
+    SELECT claimed.id, claimed.priority, claimed.queue_manager_id::text AS queue_manager_id,
+           (EXTRACT(EPOCH FROM claimed.created) * 1000000)::bigint AS created_us,
+           (EXTRACT(EPOCH FROM claimed.updated) * 1000000)::bigint AS updated_us,
+           (EXTRACT(EPOCH FROM claimed.heartbeat) * 1000000)::bigint AS heartbeat_us,
+           (EXTRACT(EPOCH FROM claimed.execute_after) * 1000000)::bigint AS execute_after_us,
+           claimed.status::text AS status, claimed.entrypoint, claimed.dedupe_key,
+           claimed.payload, claimed.headers::text AS headers, claimed.attempts,
+           claimed.rescued,
+           (EXTRACT(EPOCH FROM NOW() - claimed.created) * 1000000)::bigint AS waited_us
+    FROM claimed
+) AS c
+\gset
+
+WITH job_status AS (
+    SELECT * FROM unnest(:ids::bigint[], :statuses::text[]::pgqueuer_status[], :tracebacks::jsonb[])
+        AS t(id, status, traceback)
+), deleted AS (
+    DELETE FROM pgqueuer WHERE id IN (SELECT id FROM job_status WHERE status <> 'failed')
+    RETURNING id, entrypoint, priority
+), held AS (
+    UPDATE pgqueuer SET status = 'failed', updated = NOW(), queue_manager_id = NULL
+    WHERE id IN (SELECT id FROM job_status WHERE status = 'failed')
+    RETURNING id, entrypoint, priority
+)
+INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority, traceback)
+SELECT js.id, js.status, r.entrypoint, r.priority, js.traceback
+FROM job_status js
+JOIN (SELECT * FROM deleted UNION ALL SELECT * FROM held) r ON r.id = js.id;

@@ -1156,56 +1156,47 @@ void SleepFor(milliseconds duration, const std::stop_token& stop) {
 
 }  // namespace
 
-Handler MakeHandler(const HandlerConfig& config, const HandlerDeps& deps) {
+namespace {
+
+// One builder for jobs and schedules: `adapt` turns the context (JobContext
+// or ScheduleContext) into an Invocation.
+template <typename Context>
+std::function<void(Context&)> Build(const HandlerConfig& config, const HandlerDeps& deps,
+                                    Invocation (*adapt)(const Context&)) {
   using Type = HandlerConfig::Type;
   switch (config.type) {
     case Type::kExec: {
       auto handler = std::make_shared<const ExecHandler>(config);
-      return [handler](JobContext& ctx) { handler->Run(ForJob(ctx)); };
+      return [handler, adapt](Context& ctx) { handler->Run(adapt(ctx)); };
     }
     case Type::kHttp: {
       auto handler = std::make_shared<const HttpHandler>(config);
-      return [handler](JobContext& ctx) { handler->Run(ForJob(ctx)); };
+      return [handler, adapt](Context& ctx) { handler->Run(adapt(ctx)); };
     }
     case Type::kSql: {
       auto handler = std::make_shared<const SqlHandler>(config, deps.pool);
-      return [handler](JobContext& ctx) { handler->Run(ForJob(ctx)); };
+      return [handler, adapt](Context& ctx) { handler->Run(adapt(ctx)); };
     }
     case Type::kNoop:
-      return [](JobContext&) {};
+      return [](Context&) {};
     case Type::kSleep:
-      return
-          [duration = config.duration](JobContext& ctx) { SleepFor(duration, ctx.cancellation); };
+      return [duration = config.duration, adapt](Context& ctx) {
+        SleepFor(duration, adapt(ctx).stop);
+      };
     case Type::kFail:
-      return [message = config.message](JobContext&) { throw std::runtime_error(message); };
+      return [message = config.message](Context&) { throw std::runtime_error(message); };
   }
   throw LogicError("unknown handler type");
 }
 
+}  // namespace
+
+Handler MakeHandler(const HandlerConfig& config, const HandlerDeps& deps) {
+  return Build<JobContext>(config, deps, &ForJob);
+}
+
 ScheduleHandler MakeScheduleHandler(const HandlerConfig& config, const HandlerDeps& deps) {
-  using Type = HandlerConfig::Type;
-  switch (config.type) {
-    case Type::kExec: {
-      auto handler = std::make_shared<const ExecHandler>(config);
-      return [handler](ScheduleContext& ctx) { handler->Run(ForSchedule(ctx)); };
-    }
-    case Type::kHttp: {
-      auto handler = std::make_shared<const HttpHandler>(config);
-      return [handler](ScheduleContext& ctx) { handler->Run(ForSchedule(ctx)); };
-    }
-    case Type::kSql: {
-      auto handler = std::make_shared<const SqlHandler>(config, deps.pool);
-      return [handler](ScheduleContext& ctx) { handler->Run(ForSchedule(ctx)); };
-    }
-    case Type::kNoop:
-      return [](ScheduleContext&) {};
-    case Type::kSleep:
-      return
-          [duration = config.duration](ScheduleContext&) { SleepFor(duration, std::stop_token{}); };
-    case Type::kFail:
-      return [message = config.message](ScheduleContext&) { throw std::runtime_error(message); };
-  }
-  throw LogicError("unknown handler type");
+  return Build<ScheduleContext>(config, deps, &ForSchedule);
 }
 
 }  // namespace pgq::worker

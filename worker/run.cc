@@ -199,25 +199,31 @@ HttpResponse Worker::Readyz() {
 
 void Worker::Sample(const std::stop_token& token) {
   auto next_depth = SteadyClock::now();
+  auto next_check = SteadyClock::now();
   while (!token.stop_requested()) {
     if (started_) {
       metrics_->SetPool(pool_->Stats());
       const auto health = queuer_->queue_manager().Health();
       metrics_->SetListenerAge(health.last_event_age_seconds);
-      if (SteadyClock::now() >= next_depth) {
+      const auto now = SteadyClock::now();
+      if (now >= next_check) {
+        // Idle connections are inspected at least every health_check_interval
+        // (and on every /readyz probe); this also keeps the driver gauges current.
+        next_check = now + config_.pool.health_check_interval;
+        CheckReadiness();
+      }
+      if (now >= next_depth) {
         // Depth and lag are sampled (not computed per scrape): one GROUP BY
         // and one indexed MIN per 15 s whatever the scrape rate.
-        next_depth = SteadyClock::now() + 15s;
+        next_depth = now + 15s;
         try {
           auto& queries = queuer_->queue_manager().queries();
           metrics_->SetQueueDepth(queries.QueueSize());
           std::map<std::string, double> lag;
           for (const auto& [entrypoint, seconds] : queries.QueueLag()) lag[entrypoint] = seconds;
           metrics_->SetQueueLag(lag);
-          CheckReadiness();  // keeps the driver health gauges current
         } catch (const std::exception& e) {
           spdlog::warn("sampling queue metrics failed: {}", e.what());
-          metrics_->SetDriverHealth(false, true, true);
         }
       }
     }

@@ -214,8 +214,10 @@ SqlText::SqlText(const DBSettings& s) {
       " AS j\n"
       "    SET status = 'picked', updated = NOW(), heartbeat = NOW(), queue_manager_id = "
       "$4::uuid\n"
-      "    FROM eligible WHERE j.id = eligible.id\n"
-      "    RETURNING j.*, eligible.stale AS rescued\n"
+      // An id array (not a join): the planner would hash the whole table for
+      // a join, since it cannot tell that `eligible` holds only a batch.
+      "    WHERE j.id = ANY(ARRAY(SELECT id FROM eligible))\n"
+      "    RETURNING j.*\n"
       "), log_pick AS (\n"
       "    INSERT INTO " +
       log +
@@ -223,8 +225,10 @@ SqlText::SqlText(const DBSettings& s) {
       "    SELECT id, 'picked', entrypoint, priority FROM claimed\n"
       ")\n"
       "SELECT " +
-      JobColumns("claimed") + ", claimed.rescued,\n       " + Epoch("NOW() - claimed.created") +
-      " AS waited_us\nFROM claimed ORDER BY claimed.priority DESC, claimed.id ASC";
+      JobColumns("claimed") + ", eligible.stale AS rescued,\n       " +
+      Epoch("NOW() - claimed.created") +
+      " AS waited_us\nFROM claimed JOIN eligible ON eligible.id = claimed.id\n"
+      "ORDER BY claimed.priority DESC, claimed.id ASC";
 
   complete = "WITH job_status AS (\n"
              "    SELECT * FROM unnest($1::bigint[], $2::text[]::" +
@@ -233,13 +237,13 @@ SqlText::SqlText(const DBSettings& s) {
              "), deleted AS (\n"
              "    DELETE FROM " +
              q +
-             " WHERE id IN (SELECT id FROM job_status WHERE status <> 'failed')\n"
+             " WHERE id = ANY(ARRAY(SELECT id FROM job_status WHERE status <> 'failed'))\n"
              "    RETURNING id, entrypoint, priority\n"
              "), held AS (\n"
              "    UPDATE " +
              q +
              " SET status = 'failed', updated = NOW(), queue_manager_id = NULL\n"
-             "    WHERE id IN (SELECT id FROM job_status WHERE status = 'failed')\n"
+             "    WHERE id = ANY(ARRAY(SELECT id FROM job_status WHERE status = 'failed'))\n"
              "    RETURNING id, entrypoint, priority\n"
              ")\n"
              "INSERT INTO " +

@@ -20,13 +20,6 @@ std::vector<const char*> ParamPointers(const Params& params) {
   return out;
 }
 
-pqxx::result Run(pqxx::connection_base& connection, std::string_view sql, const Params& params) {
-  pqxx::nontransaction tx(connection);
-  if (params.empty()) return tx.exec(std::string(sql));
-  const auto pointers = ParamPointers(params);
-  return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers));
-}
-
 }  // namespace
 
 Rows ToRows(const pqxx::result& result) {
@@ -75,6 +68,7 @@ std::unique_ptr<Session> Session::Open(const ConnectionOptions& options) {
   }
   auto* raw = connection.get();
   std::unique_ptr<Session> session(new Session(std::move(connection), raw));
+  session->prepare_ = options.prepare_statements;
   if (!options.on_connect_sql.empty()) session->Execute(options.on_connect_sql, {});
   EnforceRequirements(session->Inspect(), options.requirements, "new connection");
   return session;
@@ -84,9 +78,32 @@ std::unique_ptr<Session> Session::Borrow(pqxx::connection_base& connection) {
   return std::unique_ptr<Session>(new Session(nullptr, &connection));
 }
 
+constexpr std::size_t kMaxPreparedStatements = 64;
+
+const std::string* Session::PreparedName(std::string_view sql) {
+  if (!prepare_) return nullptr;
+  if (auto it = prepared_.find(sql); it != prepared_.end()) return &it->second;
+  if (prepared_.size() >= kMaxPreparedStatements) return nullptr;
+  std::string name = "pgq_" + std::to_string(prepared_.size());
+  connection_->prepare(name, std::string(sql));
+  return &prepared_.emplace(std::string(sql), std::move(name)).first->second;
+}
+
+pqxx::result Session::Run(std::string_view sql, const Params& params) {
+  pqxx::nontransaction tx(*connection_);
+  if (params.empty()) return tx.exec(std::string(sql));
+  const auto pointers = ParamPointers(params);
+  // Hot statements (claim, complete, heartbeat ...) are parsed and planned
+  // once per connection instead of on every call.
+  if (const std::string* name = PreparedName(sql)) {
+    return tx.exec_prepared(*name, pqxx::prepare::make_dynamic_params(pointers));
+  }
+  return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers));
+}
+
 Rows Session::Fetch(std::string_view sql, const Params& params) {
   try {
-    return ToRows(Run(*connection_, sql, params));
+    return ToRows(Run(sql, params));
   } catch (...) {
     RethrowAsPgq({});
   }
@@ -94,7 +111,7 @@ Rows Session::Fetch(std::string_view sql, const Params& params) {
 
 std::int64_t Session::Execute(std::string_view sql, const Params& params) {
   try {
-    return Run(*connection_, sql, params).affected_rows();
+    return Run(sql, params).affected_rows();
   } catch (...) {
     RethrowAsPgq({});
   }

@@ -3,7 +3,9 @@
 // owners (ConnectionDriver, ConnectionPool) serialise access.
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <pqxx/connection>
@@ -41,10 +43,18 @@ class Session {
 
  private:
   Session(std::unique_ptr<pqxx::connection> owned, pqxx::connection_base* connection);
+  pqxx::result Run(std::string_view sql, const Params& params);
+  /// Name of the prepared statement for `sql`, preparing it on first use;
+  /// nullopt when statements are not prepared (or the cache is full).
+  const std::string* PreparedName(std::string_view sql);
   // pqxx::connection_base has no virtual destructor: own the concrete type.
   std::unique_ptr<pqxx::connection> owned_;
   pqxx::connection_base* connection_;
   std::chrono::steady_clock::time_point created_;
+  bool prepare_ = false;
+  // Statement text -> prepared statement name, per connection. Bounded so
+  // that ad-hoc statements (e.g. user SQL handlers) cannot grow it forever.
+  std::map<std::string, std::string, std::less<>> prepared_;
 };
 
 /// Runs `sql` with text parameters on `tx` and converts the result.

@@ -118,6 +118,10 @@ struct ConnectionOptions {
   ConnectionRequirements requirements;
   /// Statement sent once on every new connection (e.g. SET statements).
   std::string on_connect_sql = "SET TIME ZONE 'UTC'";
+  /// Prepare statements with parameters once per connection (named
+  /// prepared statements; turn off behind a PgBouncer older than 1.21 in
+  /// transaction mode).
+  bool prepare_statements = true;
   /// Told about connect errors and reconnects (may be null).
   std::shared_ptr<Observer> observer;
 

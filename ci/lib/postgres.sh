@@ -18,7 +18,8 @@
 # script may start its own server; pgq_pg_stop only stops the server its own shell started.
 #
 # Optional settings: PGQ_PG_BINDIR (directory with initdb/pg_ctl/postgres), PGQ_PG_WANT_PORT
-# (fixed port instead of a random free one), PGQ_PG_TMPDIR (parent of the temp dir).
+# (fixed port instead of a random free one), PGQ_PG_TMPDIR (parent of the temp dir),
+# PGQ_PG_EXTRA_CONF (postgresql.conf lines appended after the test settings, so they win).
 #
 # PostgreSQL refuses to run as root: under root the cluster belongs to the `postgres` user
 # and the server commands run through runuser.
@@ -205,6 +206,15 @@ lc_messages = 'C'
 EOF
   then
     echo "pgq_pg_start: cannot write postgresql.conf" >&2
+    pgq_pg_stop
+    return 1
+  fi
+  # Caller's settings last, so they win (ci/bench restores durable defaults this way).
+  # shellcheck disable=SC2016  # $1 belongs to the inner sh
+  if [[ -n ${PGQ_PG_EXTRA_CONF:-} ]] &&
+    ! printf '%s\n' "$PGQ_PG_EXTRA_CONF" |
+    _pgq_pg_as_owner sh -c 'cat >>"$1"' sh "$PGQ_PG_DIR/data/postgresql.conf"; then
+    echo "pgq_pg_start: cannot write PGQ_PG_EXTRA_CONF to postgresql.conf" >&2
     pgq_pg_stop
     return 1
   fi

@@ -1,0 +1,198 @@
+// Turns the JSON files ci/bench leaves in its results directory into one markdown table
+// (jobs/s, ratios, the targets of issue 6) followed by the machine and settings.
+//
+//   node bench/report.mjs build/bench-results
+//
+// A measurement that failed or was skipped shows as such; nothing is invented.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: node bench/report.mjs RESULTS_DIR');
+  process.exit(2);
+}
+
+function load(name) {
+  const file = join(dir, `${name}.json`);
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { error: `unreadable result: ${err.message}` };
+  }
+}
+
+const machine = load('machine') ?? {};
+const fmt = (n) => (n == null ? '–' : Math.round(n).toLocaleString('en-US'));
+const ms = (n) => (n == null ? '–' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const mb = (kb) => (kb == null ? '–' : (kb / 1024).toFixed(1));
+const ok = (r) => r && !r.error && r.rate != null;
+const rate = (r) => (ok(r) ? r.rate : null);
+const value = (r) => (r == null ? 'not run' : r.error ? r.error : fmt(r.rate));
+
+function best(names) {
+  let top = null;
+  for (const n of names) {
+    const r = load(n);
+    if (ok(r) && (top === null || r.rate > top.r.rate)) top = { name: n, r };
+  }
+  return top;
+}
+
+const rows = [];
+const row = (...cells) => rows.push(cells);
+const ratio = (a, b) => (a != null && b ? a / b : null);
+const times = (x) => (x == null ? '–' : `${x.toFixed(2)}×`);
+const met = (x, need) => (x == null ? '–' : x >= need ? 'yes' : `**no** (${((x / need) * 100).toFixed(0)}% of target)`);
+
+const jobs = machine.jobs ? machine.jobs.toLocaleString('en-US') : 'N';
+const secs = machine.time ?? 'T';
+const shape = `${machine.producers ?? '?'} producers × ${machine.enqueue_batch ?? '?'}`;
+
+// ---- drain ----
+const gDrain = best(['graphile-drain-p1', 'graphile-drain-p2']);
+const gDrainRate = gDrain?.r.rate ?? null;
+for (const [name, label] of [
+  ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool)'],
+  ['pgq-drain-10x100', 'pgq, 10 consumers × batch 100 (pool)'],
+  ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool)'],
+]) {
+  const r = load(name);
+  const x = ratio(rate(r), gDrainRate);
+  row(`Drain ${jobs} no-op`, label, value(r), `${times(x)} graphile best`, '≥ 1.5×', met(x, 1.5));
+}
+for (const [name, label] of [
+  ['graphile-drain-p1', 'graphile-worker, 1 process'],
+  ['graphile-drain-p2', 'graphile-worker, 2 processes'],
+  ['pgboss-drain', 'pg-boss, 2 processes'],
+]) {
+  const r = load(name);
+  const cfg = ok(r) ? ` (${r.config})` : '';
+  row(`Drain ${jobs} no-op`, label + cfg, value(r), `${times(ratio(rate(r), gDrainRate))} graphile best`, '', '');
+}
+
+// ---- sustained ----
+const gThr = best(['graphile-throughput-p1', 'graphile-throughput-p2']);
+const gThrRate = gThr?.r.rate ?? null;
+const backlog = (r) => (ok(r) && r.queued_left != null ? `; backlog left ${fmt(r.queued_left)}` : '');
+for (const [name, label] of [
+  ['pgq-throughput-5x10', 'pgq, 5 consumers × batch 10 (pool)'],
+  ['pgq-throughput-10x100', 'pgq, 10 consumers × batch 100 (pool)'],
+]) {
+  const r = load(name);
+  const x = ratio(rate(r), gThrRate);
+  row(`Sustained ${secs} s, ${shape}`, label + backlog(r), value(r), `${times(x)} graphile best`, '≥ 2×', met(x, 2));
+}
+for (const [name, label] of [
+  ['graphile-throughput-p1', 'graphile-worker, 1 process'],
+  ['graphile-throughput-p2', 'graphile-worker, 2 processes'],
+  ['pgboss-throughput', 'pg-boss, 2 processes'],
+]) {
+  const r = load(name);
+  row(`Sustained ${secs} s, ${shape}`, label + backlog(r), value(r), `${times(ratio(rate(r), gThrRate))} graphile best`, '', '');
+}
+
+// ---- limit: pgbench with pgq's statements ----
+for (const [batch, drainName] of [
+  [10, 'pgq-drain-5x10'],
+  [100, 'pgq-drain-10x100'],
+  [500, 'pgq-drain-4x500'],
+]) {
+  const limit = load(`pgbench-b${batch}`);
+  const clients = ok(limit) ? limit.clients : machine.pgbench_clients ?? '?';
+  const x = ratio(rate(load(drainName)), rate(limit));
+  row(
+    `Limit, batch ${batch}`,
+    `pgbench: pgq's claim + completion, ${clients} clients, drain of ${jobs}`,
+    value(limit),
+    `pgq drain ${times(x)} of it`,
+    '≥ 0.90×',
+    met(x, 0.9),
+  );
+}
+
+// ---- latency ----
+const lat = load('pgq-latency');
+if (lat && !lat.error) {
+  row(
+    'Latency, idle queue',
+    `pgq enqueue → handler start, ${lat.jobs ?? '?'} samples`,
+    `p50 ${ms(lat.latency_p50_ms)} / p95 ${ms(lat.latency_p95_ms)} / p99 ${ms(lat.latency_p99_ms)} ms`,
+    '',
+    'p99 ≤ 5 ms',
+    lat.latency_p99_ms == null ? '–' : lat.latency_p99_ms <= 5 ? 'yes' : `**no** (${ms(lat.latency_p99_ms)} ms)`,
+  );
+} else {
+  row('Latency, idle queue', 'pgq enqueue → handler start', lat ? lat.error : 'not run', '', 'p99 ≤ 5 ms', '–');
+}
+const loaded = load('pgq-throughput-5x10');
+if (ok(loaded) && loaded.latency_p99_ms != null) {
+  row(
+    'Latency under load',
+    'pgq enqueue → handler start during the 5 × 10 sustained run',
+    `p50 ${ms(loaded.latency_p50_ms)} / p95 ${ms(loaded.latency_p95_ms)} / p99 ${ms(loaded.latency_p99_ms)} ms`,
+    '',
+    '',
+    '',
+  );
+}
+
+// ---- footprint ----
+const fp = load('footprint');
+if (fp && !fp.error) {
+  row('Footprint', '`pgq run`, start → `/readyz` 200', `${fp.readyz_ms} ms`, '', '', '');
+  row(
+    'Footprint',
+    '`pgq run` RSS, idle',
+    `${mb(fp.rss_idle_kb)} MiB`,
+    '',
+    '≤ 20 MB',
+    fp.rss_idle_kb <= (20e6 / 1024) ? 'yes' : `**no** (${mb(fp.rss_idle_kb)} MiB)`,
+  );
+  row(
+    'Footprint',
+    `\`pgq run\` RSS draining ${fmt(fp.load_jobs)} jobs (max sampled; VmHWM ${mb(fp.rss_peak_kb)} MiB)`,
+    `${mb(fp.rss_load_kb)} MiB`,
+    '',
+    '',
+    '',
+  );
+  row(
+    'Footprint',
+    '`pgq run` (noop handler, defaults, batch 10) draining those jobs',
+    fp.load_rate == null ? `did not finish (${fmt(fp.load_left)} left)` : fmt(fp.load_rate),
+    '',
+    '',
+    '',
+  );
+} else {
+  row('Footprint', '`pgq run`', fp ? fp.error : 'not run', '', '', '');
+}
+
+// ---- print ----
+const header = ['Workload', 'System / configuration', 'jobs/s (or value)', 'Ratio', 'Target', 'Met'];
+const lines = [];
+lines.push(`| ${header.join(' | ')} |`);
+lines.push('|---|---|--:|---|---|---|');
+for (const r of rows) lines.push(`| ${r.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`);
+lines.push('');
+lines.push(
+  `Machine: ${machine.nproc ?? '?'} CPUs (${machine.cpu ?? '?'}), ${machine.memory ?? '?'} RAM, ` +
+    `Linux ${machine.kernel ?? '?'}; load average at start ${machine.loadavg_at_start ?? '?'}.`,
+);
+lines.push(
+  `PostgreSQL ${machine.pg_version ?? '?'} on the same machine: ${machine.pg_settings ?? '?'}.`,
+);
+lines.push(
+  `Node ${machine.node ?? '?'}; graphile-worker ${load('graphile-drain-p1')?.version ?? '?'}, ` +
+    `pg-boss ${load('pgboss-drain')?.version ?? '?'}; pgq ${machine.commit ?? '?'}` +
+    `${machine.dirty ? ' (with uncommitted changes)' : ''}.`,
+);
+lines.push(
+  `Run: ${machine.date ?? '?'}, ${machine.quick ? 'quick (PGQ_BENCH_QUICK=1)' : 'full'}; ` +
+    `drains of ${jobs} jobs, sustained runs of ${secs} s with ${shape}; ` +
+    `graphile best = ${gDrain?.name ?? '–'} (drain), ${gThr?.name ?? '–'} (sustained).`,
+);
+process.stdout.write(lines.join('\n') + '\n');

@@ -66,7 +66,7 @@ for (const [name, label] of [
 for (const [name, label] of [
   ['graphile-drain-p1', 'graphile-worker, 1 process'],
   ['graphile-drain-p2', 'graphile-worker, 2 processes'],
-  ['pgboss-drain', 'pg-boss, 2 processes'],
+  ['pgboss-drain', 'pg-boss, 1 process'],
 ]) {
   const r = load(name);
   const cfg = ok(r) ? ` (${r.config})` : '';
@@ -88,7 +88,7 @@ for (const [name, label] of [
 for (const [name, label] of [
   ['graphile-throughput-p1', 'graphile-worker, 1 process'],
   ['graphile-throughput-p2', 'graphile-worker, 2 processes'],
-  ['pgboss-throughput', 'pg-boss, 2 processes'],
+  ['pgboss-throughput', 'pg-boss, 1 process'],
 ]) {
   const r = load(name);
   row(`Sustained ${secs} s, ${shape}`, label + backlog(r), value(r), `${times(ratio(rate(r), gThrRate))} graphile best`, '', '');

@@ -7,7 +7,7 @@
 // (pg-boss completes the whole batch when the handler returns). A work() loop waits out the
 // rest of its polling interval (minimum 0.5 s) after every fetch, full or not, so a loop
 // tops out at batch / 0.5 s jobs per second; --mode fetch runs the same fetch and complete
-// calls (boss.fetch + boss.complete) in a tight loop instead.
+// calls (boss.fetch + boss.complete) in a tight loop instead, the default.
 // The schema is pgboss (installed by start()); run it on its own database.
 
 import PgBoss from 'pg-boss';
@@ -38,10 +38,12 @@ function admin(cfg) {
 const adapter = {
   name: 'pg-boss',
   version: packageVersion(new URL('./node_modules/pg-boss/package.json', import.meta.url)),
+  // Fastest of the configurations tried on the 2-core reference machine (docs/benchmarks.md):
+  // fetch loops with large batches, because every fetch sorts all eligible rows of the queue.
   defaults: {
-    mode: 'work',
+    mode: 'fetch',
     workers: 4,
-    batch: 500,
+    batch: 1000,
     poolSize: 10,
     pollInterval: 0.5,
   },

@@ -27,7 +27,7 @@ COPY include/ include/
 COPY src/ src/
 COPY worker/ worker/
 COPY examples/ examples/
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGQ_BUILD_TESTS=OFF \
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGQ_BUILD_TESTS=OFF -DPGQ_BUILD_BENCH=OFF \
  && cmake --build /build --target pgq \
  && install -D -s -m 0755 /build/worker/pgq /out/usr/local/bin/pgq
 

@@ -240,7 +240,18 @@ struct ConnectionDriver::Impl : std::enable_shared_from_this<ConnectionDriver::I
     auto& s = EnsureSession();
     s.EnforceNoTransaction(where);
     try {
-      return fn(s);
+      auto result = fn(s);
+      // A statement's reply may carry notifications that libpq has already
+      // read off the socket; the pump thread would not see the socket become
+      // readable for them, so deliver them here.
+      if (!receivers.empty()) {
+        try {
+          s.connection().get_notifs();
+        } catch (const std::exception&) {
+          // A broken connection shows on the next statement or in the pump.
+        }
+      }
+      return result;
     } catch (const Error& e) {
       if (!s.IsOpen() || e.PoisonsConnection()) {
         if (!borrowed) {

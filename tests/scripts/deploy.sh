@@ -286,7 +286,8 @@ done <<<"$allowed"
 # Every subdirectory CMake adds must be in the image's build context.
 while read -r sub; do
   grep -qE "^COPY ${sub}/ " Dockerfile || dfail "CMakeLists.txt adds $sub/, which the Dockerfile does not COPY"
-done < <(sed -nE 's/^[[:space:]]*add_subdirectory\(([a-zA-Z0-9_]+)\)/\1/p' CMakeLists.txt | grep -vx tests)
+done < <(sed -nE 's/^[[:space:]]*add_subdirectory\(([a-zA-Z0-9_]+)\)/\1/p' CMakeLists.txt |
+  grep -vxE 'tests|bench') # both optional and switched off in the image
 $docker_ok && ok "Dockerfile: bookworm multi-stage, runtime stage without build tools, USER $user, EXPOSE $worker_port, COPY sources agree with .dockerignore and CMake"
 # The runtime packages must provide every shared library the built binary needs.
 binary=$build_dir/worker/pgq
@@ -309,7 +310,9 @@ else
     done
   done
   libs_ok=true
-  for lib in $(readelf -d "$binary" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
+  # Sanitizer runtimes belong to test builds (PGQ_SANITIZE), never to the image.
+  for lib in $(readelf -d "$binary" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p' |
+    grep -vE '^lib(a|ub|t)san\.so'); do
     # (awk reads all of ldconfig's output: an early exit would SIGPIPE it under pipefail)
     path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|aarch64/ && !found {print $NF; found = 1}')
     [[ -n $path ]] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')

@@ -45,7 +45,8 @@ const rows = [];
 const row = (...cells) => rows.push(cells);
 const ratio = (a, b) => (a != null && b ? a / b : null);
 const times = (x) => (x == null ? '–' : `${x.toFixed(2)}×`);
-const met = (x, need) => (x == null ? '–' : x >= need ? 'yes' : `**no** (${((x / need) * 100).toFixed(0)}% of target)`);
+const met = (x, need) =>
+  x == null ? '–' : x >= need ? 'yes' : `**no** (${Math.floor((x / need) * 100)}% of target)`;
 
 const jobs = machine.jobs ? machine.jobs.toLocaleString('en-US') : 'N';
 const secs = machine.time ?? 'T';
@@ -195,4 +196,16 @@ lines.push(
     `drains of ${jobs} jobs, sustained runs of ${secs} s with ${shape}; ` +
     `graphile best = ${gDrain?.name ?? '–'} (drain), ${gThr?.name ?? '–'} (sustained).`,
 );
+const loadLog = join(dir, 'load.log');
+if (existsSync(loadLog)) {
+  const samples = readFileSync(loadLog, 'utf8').trim().split('\n').filter(Boolean);
+  const busy = samples.filter((l) => l.split(' ').length > 2);
+  const maxLoad = Math.max(...samples.map((l) => Number(l.split(' ')[1]) || 0));
+  lines.push(
+    busy.length
+      ? `**A compiler ran beside the benchmark** in ${busy.length} of ${samples.length} samples ` +
+          `(first at ${busy[0].split(' ')[0]}): treat these numbers as low.`
+      : `No compiler ran during the run (${samples.length} samples); highest 1-minute load ${maxLoad}.`,
+  );
+}
 process.stdout.write(lines.join('\n') + '\n');

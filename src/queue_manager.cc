@@ -478,8 +478,11 @@ RuntimeHealth QueueManager::Health() const {
     std::scoped_lock lock(impl_->mu);
     health.in_flight = static_cast<std::int64_t>(impl_->in_flight.size());
   }
+  // Ask the driver before taking health_mu: notification callbacks take
+  // health_mu under the driver's own locks, so the reverse order could deadlock.
+  const bool listening = impl_->driver.ListenerHealthy();
   std::scoped_lock lock(impl_->health_mu);
-  health.listener_up = impl_->driver.ListenerHealthy() && impl_->listener_problem.empty();
+  health.listener_up = listening && impl_->listener_problem.empty();
   health.listener_problem = impl_->listener_problem;
   health.last_event_age_seconds =
       std::chrono::duration<double>(SteadyClock::now() - impl_->last_event).count();
@@ -528,8 +531,9 @@ void QueueManager::Run(const RunOptions& options) {
 
   auto subscription = s.driver.Listen(s.channel, [&s](const Notification& n) { s.OnNotification(n); });
   {
+    const bool listening = s.driver.ListenerHealthy();  // not under health_mu (see Health())
     std::scoped_lock lock(s.health_mu);
-    s.was_listening = s.driver.ListenerHealthy();
+    s.was_listening = listening;
   }
   std::vector<std::jthread> workers;
   for (std::size_t i = 0; i < threads; ++i) workers.emplace_back([&s] { s.WorkerLoop(); });

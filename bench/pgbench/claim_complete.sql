@@ -65,8 +65,8 @@ WITH params AS (
     UPDATE pgqueuer AS j
     SET status = 'picked', updated = NOW(), heartbeat = NOW(),
         queue_manager_id = lpad(to_hex(:client_id::int), 32, '0')::uuid
-    FROM eligible WHERE j.id = eligible.id
-    RETURNING j.*, eligible.stale AS rescued
+    WHERE j.id = ANY(ARRAY(SELECT id FROM eligible))
+    RETURNING j.*
 ), log_pick AS (
     INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
     SELECT id, 'picked', entrypoint, priority FROM claimed
@@ -83,9 +83,9 @@ FROM (
            (EXTRACT(EPOCH FROM claimed.execute_after) * 1000000)::bigint AS execute_after_us,
            claimed.status::text AS status, claimed.entrypoint, claimed.dedupe_key,
            claimed.payload, claimed.headers::text AS headers, claimed.attempts,
-           claimed.rescued,
+           eligible.stale AS rescued,
            (EXTRACT(EPOCH FROM NOW() - claimed.created) * 1000000)::bigint AS waited_us
-    FROM claimed
+    FROM claimed JOIN eligible ON eligible.id = claimed.id
 ) AS c
 \gset
 
@@ -93,11 +93,11 @@ WITH job_status AS (
     SELECT * FROM unnest(:ids::bigint[], :statuses::text[]::pgqueuer_status[], :tracebacks::jsonb[])
         AS t(id, status, traceback)
 ), deleted AS (
-    DELETE FROM pgqueuer WHERE id IN (SELECT id FROM job_status WHERE status <> 'failed')
+    DELETE FROM pgqueuer WHERE id = ANY(ARRAY(SELECT id FROM job_status WHERE status <> 'failed'))
     RETURNING id, entrypoint, priority
 ), held AS (
     UPDATE pgqueuer SET status = 'failed', updated = NOW(), queue_manager_id = NULL
-    WHERE id IN (SELECT id FROM job_status WHERE status = 'failed')
+    WHERE id = ANY(ARRAY(SELECT id FROM job_status WHERE status = 'failed'))
     RETURNING id, entrypoint, priority
 )
 INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority, traceback)

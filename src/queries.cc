@@ -121,9 +121,10 @@ SqlText::SqlText(const DBSettings& s) {
 
   auto enqueue = [&](bool skip) {
     return "WITH input AS MATERIALIZED (\n"
-           "    SELECT nextval(pg_get_serial_sequence(" +
+           // The sequence is looked up once (an init plan), not per row.
+           "    SELECT nextval((SELECT pg_get_serial_sequence(" +
            QuoteLiteral(q) +
-           ", 'id')) AS id, t.*\n"
+           ", 'id'))::regclass) AS id, t.*\n"
            "    FROM unnest($1::int4[], $2::text[], $3::bytea[], $4::interval[], $5::text[], "
            "$6::jsonb[])\n"
            "         WITH ORDINALITY AS t(priority, entrypoint, payload, delay, dedupe_key, "

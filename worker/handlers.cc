@@ -910,6 +910,28 @@ bool IsIdentChar(char c) {
   return std::isalnum(u) != 0 || c == '_' || c == '$' || u >= 0x80;
 }
 
+// Index just past the quoted section that starts at `i` (a literal or a
+// quoted identifier): doubled quotes stay inside; with `backslash_escapes`
+// (E'...') a backslash escapes the next character.
+std::size_t SkipQuoted(std::string_view sql, std::size_t i, char quote, bool backslash_escapes) {
+  const std::size_t n = sql.size();
+  ++i;
+  while (i < n) {
+    if (backslash_escapes && sql[i] == '\\') {
+      i += 2;
+    } else if (sql[i] == quote) {
+      if (i + 1 < n && sql[i + 1] == quote) {
+        i += 2;
+      } else {
+        return i + 1;
+      }
+    } else {
+      ++i;
+    }
+  }
+  return n;
+}
+
 SqlPlan PlanStatement(const std::string& sql) {
   // Positions of $1/$2 outside literals, quoted identifiers, comments and
   // dollar-quoted strings.
@@ -923,35 +945,9 @@ SqlPlan PlanStatement(const std::string& sql) {
       // E'...' strings have backslash escapes.
       const bool escapes =
           i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !IsIdentChar(sql[i - 2]));
-      ++i;
-      while (i < n) {
-        if (escapes && sql[i] == '\\') {
-          i += 2;
-        } else if (sql[i] == '\'') {
-          if (i + 1 < n && sql[i + 1] == '\'') {
-            i += 2;
-          } else {
-            ++i;
-            break;
-          }
-        } else {
-          ++i;
-        }
-      }
+      i = SkipQuoted(sql, i, '\'', escapes);
     } else if (c == '"') {
-      ++i;
-      while (i < n) {
-        if (sql[i] == '"') {
-          if (i + 1 < n && sql[i + 1] == '"') {
-            i += 2;
-          } else {
-            ++i;
-            break;
-          }
-        } else {
-          ++i;
-        }
-      }
+      i = SkipQuoted(sql, i, '"', false);
     } else if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
       while (i < n && sql[i] != '\n') ++i;
     } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {

@@ -52,6 +52,7 @@ struct SqlText {
       heartbeat;
   std::string queued_work, eligible_work, next_eta, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
+  std::string statistics_state, analyze_queue;
   std::string delete_entrypoints, truncate_queue, delete_stats, truncate_stats, delete_log,
       truncate_log;
   std::string insert_schedules, fetch_schedules, schedules_queued, schedule_heartbeat,
@@ -320,6 +321,20 @@ SqlText::SqlText(const DBSettings& s) {
 
   queue_lag = "SELECT entrypoint, EXTRACT(EPOCH FROM NOW() - min(execute_after))::float8 AS lag FROM " +
               q + "\nWHERE status = 'queued' AND execute_after <= NOW() GROUP BY entrypoint";
+
+  // How far the planner's statistics of the queue table are behind, and
+  // whether this role may refresh them (owner, database owner or superuser).
+  statistics_state =
+      "SELECT c.reltuples::bigint AS reltuples, COALESCE(st.n_mod_since_analyze, 0) AS changed,\n"
+      "       (pg_has_role(c.relowner, 'MEMBER')\n"
+      "        OR (SELECT pg_has_role(d.datdba, 'MEMBER') FROM pg_database d\n"
+      "            WHERE d.datname = current_database())\n"
+      "        OR (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user))\n"
+      "       AS may_analyze\n"
+      "FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid\n"
+      "WHERE c.oid = " +
+      QuoteLiteral(q) + "::regclass";
+  analyze_queue = "ANALYZE (SKIP_LOCKED) " + q;
 
   aggregate_locked = Aggregate(s, true);
   aggregate_unlocked = Aggregate(s, false);
@@ -716,6 +731,13 @@ std::vector<std::pair<std::string, double>> Queries::QueueLag() {
   }
   return out;
 }
+
+Queries::StatisticsState Queries::QueueStatistics() {
+  auto rows = driver_.Fetch(sql_->statistics_state);
+  return {rows.Int(0, "reltuples"), rows.Int(0, "changed"), rows.Text(0, "may_analyze") == "t"};
+}
+
+void Queries::AnalyzeQueue() { driver_.Execute(sql_->analyze_queue); }
 
 bool Queries::AggregateLogs() {
   return driver_.Fetch(sql_->aggregate_locked).Text(0, "won") == "t";

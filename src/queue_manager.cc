@@ -240,6 +240,38 @@ struct QueueManager::Impl {
     if (flush) completions_cv.notify_all();
   }
 
+  // The claim's plan depends on the queue table's statistics. Without them
+  // (a fresh table, or one analyzed while nearly empty) the planner expects
+  // a handful of rows and sorts the whole backlog on every claim: 30 ms per
+  // claim at 50k jobs instead of 0.1 ms. Autovacuum catches up only after
+  // its naptime, too late for a bulk enqueue, so the worker refreshes them.
+  static constexpr std::int64_t kAnalyzeMinChanges = 1000;
+  bool may_analyze = true;
+
+  void RefreshStatisticsIfStale() {
+    if (!may_analyze || options.statistics_check_interval.count() <= 0) return;
+    try {
+      const auto state = queries.QueueStatistics();
+      if (state.changed_since_analyze < std::max(kAnalyzeMinChanges, state.rows_at_analyze)) return;
+      if (!state.may_analyze) {
+        may_analyze = false;
+        log->info(
+            "the queue table's planner statistics are stale ({} rows changed since the last "
+            "ANALYZE) and this role may not ANALYZE it; autovacuum will, later",
+            state.changed_since_analyze);
+        return;
+      }
+      const auto t0 = SteadyClock::now();
+      queries.AnalyzeQueue();
+      log->debug("analyzed the queue table ({} rows changed since the last ANALYZE) in {} ms",
+                 state.changed_since_analyze,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0)
+                     .count());
+    } catch (const std::exception& e) {
+      log->warn("could not refresh the queue table's statistics: {}", e.what());
+    }
+  }
+
   // Writes buffered completions; on failure they go back to the buffer.
   bool FlushCompletions() {
     std::vector<Completion> batch;
@@ -272,6 +304,7 @@ struct QueueManager::Impl {
           options.log_aggregation_interval * jitter(rng));
     };
     auto next_aggregate = SteadyClock::now() + aggregate_every();
+    auto next_statistics_check = SteadyClock::now() + options.statistics_check_interval;
     while (!token.stop_requested()) {
       {
         std::unique_lock lock(completions_mu);
@@ -295,6 +328,10 @@ struct QueueManager::Impl {
         } catch (const std::exception& e) {
           log->warn("heartbeat for {} jobs failed: {}", ids.size(), e.what());
         }
+      }
+      if (now >= next_statistics_check) {
+        next_statistics_check = now + options.statistics_check_interval;
+        RefreshStatisticsIfStale();
       }
       if (options.log_aggregation_interval.count() > 0 && now >= next_aggregate) {
         next_aggregate = now + aggregate_every();
@@ -512,6 +549,7 @@ void QueueManager::Run(const RunOptions& options) {
     for (const auto& d : report.differences) joined += "\n  - " + d;
     throw RuntimeError("the pgq schema is not ready:" + joined);
   }
+  s.RefreshStatisticsIfStale();  // before the first claim: a bulk enqueue may precede us
   const std::size_t threads =
       options.handler_threads
           ? options.handler_threads

@@ -182,6 +182,18 @@ class Queries : public ProducerQueries {
   /// eligible (entrypoints without eligible work are absent).
   std::vector<std::pair<std::string, double>> QueueLag();
 
+  /// The planner's view of the queue table: rows at the last ANALYZE
+  /// (-1 = never), rows changed since, and whether this role may ANALYZE it.
+  struct StatisticsState {
+    std::int64_t rows_at_analyze = -1;
+    std::int64_t changed_since_analyze = 0;
+    bool may_analyze = false;
+  };
+  StatisticsState QueueStatistics();
+  /// ANALYZE (SKIP_LOCKED) the queue table: a no-op while another session
+  /// analyzes or vacuums it.
+  void AnalyzeQueue();
+
   /// Rolls unaggregated log rows into statistics under PgQueuer's
   /// advisory lock. Returns false if another process held the lock.
   bool AggregateLogs();

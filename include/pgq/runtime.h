@@ -128,6 +128,11 @@ struct RunOptions {
   std::chrono::milliseconds log_aggregation_interval{30000};
   /// Listener health check period (self-addressed health_check_event).
   std::chrono::milliseconds health_check_interval{10000};
+  /// How often this worker checks the queue table's planner statistics
+  /// (0 = never). When the table changed by at least max(1000, its row count
+  /// at the last ANALYZE) rows since then, the worker runs
+  /// ANALYZE (SKIP_LOCKED) on it; see docs/runtime.md.
+  std::chrono::milliseconds statistics_check_interval{5000};
 };
 
 /// Worker health for readiness probes and metrics.

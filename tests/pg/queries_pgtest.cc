@@ -467,6 +467,28 @@ TEST_F(QueriesTest, AggregationUsesPgQueuerLockAndCountsEveryStatus) {
   EXPECT_EQ(total, 6);
 }
 
+TEST_F(QueriesTest, QueueStatisticsSeeChangesAndAnalyzeResetsThem) {
+  // Only this test analyzes the table.
+  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
+  auto before = q().QueueStatistics();
+  EXPECT_EQ(before.rows_at_analyze, -1);  // never analyzed
+  EXPECT_TRUE(before.may_analyze);        // the test role owns the table
+  std::vector<NewJob> jobs(1500, MakeJob("stats"));
+  q().Enqueue(jobs);
+  driver_->Execute("SELECT pg_stat_force_next_flush()");  // PG 15: publish the counters now
+  // Table counters reach the shared statistics within about a second.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (q().QueueStatistics().changed_since_analyze < 1500 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GE(q().QueueStatistics().changed_since_analyze, 1500);
+  q().AnalyzeQueue();
+  auto after = q().QueueStatistics();
+  EXPECT_EQ(after.rows_at_analyze, 1500);
+  EXPECT_EQ(after.changed_since_analyze, 0);
+}
+
 TEST_F(QueriesTest, ClearQueueByEntrypointLogsDeleted) {
   q().Enqueue({MakeJob("a"), MakeJob("b"), MakeJob("b")});
   q().ClearQueue({"b"});

@@ -334,7 +334,21 @@ SqlText::SqlText(const DBSettings& s) {
       "FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid\n"
       "WHERE c.oid = " +
       QuoteLiteral(q) + "::regclass";
-  analyze_queue = "ANALYZE (SKIP_LOCKED) " + q;
+  // Workers that find the statistics stale at the same moment queue up on an
+  // advisory lock (two-key space, apart from the entrypoint locks) and
+  // re-check, so one ANALYZE serves them all and none claims with a stale
+  // plan meanwhile. A plain ANALYZE rather than SKIP_LOCKED: an autovacuum
+  // holding the table's lock yields to it after deadlock_timeout.
+  analyze_queue = "DO $pgq$\nBEGIN\n"
+                  "  PERFORM pg_advisory_xact_lock(hashtext(" + QuoteLiteral(q) +
+                  "), hashtext('pgq analyze'));\n"
+                  "  IF (SELECT COALESCE(st.n_mod_since_analyze, 0) >= greatest($min$, "
+                  "c.reltuples)\n"
+                  "      FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid\n"
+                  "      WHERE c.oid = " + QuoteLiteral(q) + "::regclass) THEN\n"
+                  "    ANALYZE " + q + ";\n"
+                  "  END IF;\n"
+                  "END\n$pgq$";
 
   aggregate_locked = Aggregate(s, true);
   aggregate_unlocked = Aggregate(s, false);
@@ -737,7 +751,12 @@ Queries::StatisticsState Queries::QueueStatistics() {
   return {rows.Int(0, "reltuples"), rows.Int(0, "changed"), rows.Text(0, "may_analyze") == "t"};
 }
 
-void Queries::AnalyzeQueue() { driver_.Execute(sql_->analyze_queue); }
+void Queries::AnalyzeQueue(std::int64_t min_changes) {
+  // A DO block takes no parameters: the one number goes in as a literal.
+  std::string sql = sql_->analyze_queue;
+  sql.replace(sql.find("$min$"), 5, std::to_string(std::max<std::int64_t>(min_changes, 0)));
+  driver_.Execute(sql);
+}
 
 bool Queries::AggregateLogs() {
   return driver_.Fetch(sql_->aggregate_locked).Text(0, "won") == "t";

@@ -262,7 +262,7 @@ struct QueueManager::Impl {
         return;
       }
       const auto t0 = SteadyClock::now();
-      queries.AnalyzeQueue();
+      queries.AnalyzeQueue(kAnalyzeMinChanges);
       log->debug("analyzed the queue table ({} rows changed since the last ANALYZE) in {} ms",
                  state.changed_since_analyze,
                  std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0)

@@ -190,9 +190,10 @@ class Queries : public ProducerQueries {
     bool may_analyze = false;
   };
   StatisticsState QueueStatistics();
-  /// ANALYZE (SKIP_LOCKED) the queue table: a no-op while another session
-  /// analyzes or vacuums it.
-  void AnalyzeQueue();
+  /// ANALYZEs the queue table if at least max(min_changes, rows at the last
+  /// ANALYZE) rows changed since. Concurrent callers wait for each other and
+  /// re-check, so the table is analyzed once.
+  void AnalyzeQueue(std::int64_t min_changes = 0);
 
   /// Rolls unaggregated log rows into statistics under PgQueuer's
   /// advisory lock. Returns false if another process held the lock.

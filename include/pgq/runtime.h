@@ -130,8 +130,8 @@ struct RunOptions {
   std::chrono::milliseconds health_check_interval{10000};
   /// How often this worker checks the queue table's planner statistics
   /// (0 = never). When the table changed by at least max(1000, its row count
-  /// at the last ANALYZE) rows since then, the worker runs
-  /// ANALYZE (SKIP_LOCKED) on it; see docs/runtime.md.
+  /// at the last ANALYZE) rows since then, the worker runs ANALYZE on it
+  /// (once per fleet); see docs/runtime.md.
   std::chrono::milliseconds statistics_check_interval{5000};
 };
 

@@ -489,6 +489,34 @@ TEST_F(QueriesTest, QueueStatisticsSeeChangesAndAnalyzeResetsThem) {
   EXPECT_EQ(after.changed_since_analyze, 0);
 }
 
+TEST_F(QueriesTest, FourWorkersFindingStaleStatisticsAnalyzeOnce) {
+  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
+  std::vector<NewJob> jobs(1200, MakeJob("stats"));
+  q().Enqueue(jobs);
+  driver_->Execute("SELECT pg_stat_force_next_flush()");
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (q().QueueStatistics().changed_since_analyze < 1200 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i) {
+    workers.emplace_back([this] {
+      ConnectionDriver driver(Options());
+      Queries(driver, settings()).AnalyzeQueue(1000);
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
+                  settings().QueueTable() + "'::regclass"),
+            1);
+  EXPECT_EQ(q().QueueStatistics().rows_at_analyze, 1200);
+  q().AnalyzeQueue(1000);  // nothing changed since: no second ANALYZE
+  EXPECT_EQ(Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
+                  settings().QueueTable() + "'::regclass"),
+            1);
+}
+
 TEST_F(QueriesTest, ClearQueueByEntrypointLogsDeleted) {
   q().Enqueue({MakeJob("a"), MakeJob("b"), MakeJob("b")});
   q().ClearQueue({"b"});

@@ -48,7 +48,7 @@ namespace detail {
 struct SqlText {
   explicit SqlText(const DBSettings& s);
   std::string enqueue_raise, enqueue_skip, live_dedupe_keys, queue_size;
-  std::string dequeue, complete, retry, release, requeue, list_failed_newest, list_failed_oldest,
+  std::string dequeue, dequeue_ungated, complete, retry, release, requeue, list_failed_newest, list_failed_oldest,
       heartbeat;
   std::string queued_work, eligible_work, next_eta, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
@@ -111,6 +111,92 @@ std::string Aggregate(const DBSettings& s, bool locked) {
          "SELECT won FROM guard";
 }
 
+// Dequeue (spec 3.2).
+//   gated:   $1 batch, $2 entrypoints, $3 limits (0 = none), $4 worker id,
+//            $5 per-worker cap, $6 heartbeat timeout.
+//   ungated: $1 batch, $2 entrypoints, $3 worker id, $4 heartbeat timeout;
+//            for when no entrypoint has a limit and there is no cap. The
+//            counts of the gated form could not change the outcome then, and
+//            they cost one visit per job in flight across the fleet per claim.
+std::string Dequeue(const DBSettings& s, bool gated) {
+  const std::string q = s.QueueTable();
+  const std::string batch = "$1::bigint";
+  const std::string worker = gated ? "$4::uuid" : "$3::uuid";
+  const std::string timeout = gated ? "$6::interval" : "$4::interval";
+  const std::string below_cap = gated ? "(SELECT n FROM worker_load) < $5::bigint" : "TRUE";
+  std::string sql = "WITH ";
+  if (gated) {
+    sql += "params AS (\n"
+           "    SELECT * FROM unnest($2::text[], $3::bigint[]) AS p(entrypoint, concurrency_limit)\n"
+           "), picked AS (\n"
+           "    SELECT entrypoint, count(*) AS n FROM " + q + "\n"
+           "    WHERE queue_manager_id IS NOT NULL AND entrypoint = ANY($2::text[])\n"
+           "    GROUP BY entrypoint\n"
+           "), worker_load AS (\n"
+           "    SELECT count(*) AS n FROM " + q + "\n"
+           "    WHERE queue_manager_id = $4::uuid AND entrypoint = ANY($2::text[])\n"
+           "), available AS (\n"
+           "    SELECT p.entrypoint,\n"
+           "           CASE WHEN p.concurrency_limit > 0\n"
+           "                THEN p.concurrency_limit - COALESCE(k.n, 0) END AS remaining\n"
+           "    FROM params p LEFT JOIN picked k ON k.entrypoint = p.entrypoint\n"
+           "    WHERE p.concurrency_limit <= 0 OR COALESCE(k.n, 0) < p.concurrency_limit\n"
+           "), ";
+  } else {
+    sql += "available AS (\n"
+           "    SELECT entrypoint, NULL::bigint AS remaining FROM unnest($2::text[]) AS p(entrypoint)\n"
+           "), ";
+  }
+  sql += "next_queued AS (\n"
+         "    SELECT j.id, j.priority, FALSE AS stale FROM available a\n"
+         "    CROSS JOIN LATERAL (\n"
+         "        SELECT id, priority FROM " + q + "\n"
+         "        WHERE entrypoint = a.entrypoint AND status = 'queued' AND execute_after < NOW()\n"
+         "        ORDER BY priority DESC, id ASC\n"
+         "        LIMIT LEAST(" + batch + ", COALESCE(a.remaining, " + batch + "))\n"
+         "        FOR UPDATE SKIP LOCKED\n"
+         "    ) j\n"
+         "    WHERE " + below_cap + "\n"
+         "), next_stale AS (\n"
+         "    SELECT id, priority, TRUE AS stale FROM " + q + "\n"
+         "    WHERE entrypoint = ANY($2::text[]) AND status = 'picked'\n"
+         "      AND heartbeat < NOW() - " + timeout + " AND execute_after < NOW()\n"
+         // Implied by the line above (a pick sets updated = heartbeat, and
+         // heartbeats only move forward): it lets *_updated_id_id1_idx skip
+         // the healthy picked rows instead of visiting every one per claim.
+         "      AND updated < NOW() - " + timeout + "\n"
+         "      AND " + below_cap + "\n"
+         "    ORDER BY priority DESC, id ASC\n"
+         "    LIMIT " + batch + "\n"
+         "    FOR UPDATE SKIP LOCKED\n"
+         "), eligible AS (\n"
+         "    SELECT id, stale FROM (\n"
+         "        SELECT id, priority, stale FROM next_queued\n"
+         "        UNION ALL\n"
+         "        SELECT id, priority, stale FROM next_stale\n"
+         "    ) c\n"
+         "    ORDER BY priority DESC, id ASC\n" +
+         (gated ? "    LIMIT GREATEST(0, LEAST($1::bigint, $5::bigint - (SELECT n FROM worker_load)))\n"
+                : "    LIMIT $1::bigint\n") +
+         "), claimed AS (\n"
+         "    UPDATE " + q + " AS j\n"
+         "    SET status = 'picked', updated = NOW(), heartbeat = NOW(), queue_manager_id = " +
+         worker + "\n"
+         // An id array (not a join): the planner would hash the whole table for
+         // a join, since it cannot tell that `eligible` holds only a batch.
+         "    WHERE j.id = ANY(ARRAY(SELECT id FROM eligible))\n"
+         "    RETURNING j.*\n"
+         "), log_pick AS (\n"
+         "    INSERT INTO " + s.LogTable() + " (job_id, status, entrypoint, priority)\n"
+         "    SELECT id, 'picked', entrypoint, priority FROM claimed\n"
+         ")\n"
+         "SELECT " + JobColumns("claimed") + ", eligible.stale AS rescued,\n       " +
+         Epoch("NOW() - claimed.created") +
+         " AS waited_us\nFROM claimed JOIN eligible ON eligible.id = claimed.id\n"
+         "ORDER BY claimed.priority DESC, claimed.id ASC";
+  return sql;
+}
+
 }  // namespace
 
 SqlText::SqlText(const DBSettings& s) {
@@ -158,79 +244,8 @@ SqlText::SqlText(const DBSettings& s) {
                "\nGROUP BY entrypoint, priority, status\nORDER BY count, entrypoint, priority, "
                "status";
 
-  // Dequeue (spec 3.2). $1 batch, $2 entrypoints, $3 limits (0 = none),
-  // $4 worker id, $5 per-worker cap, $6 heartbeat timeout.
-  dequeue =
-      "WITH params AS (\n"
-      "    SELECT * FROM unnest($2::text[], $3::bigint[]) AS p(entrypoint, concurrency_limit)\n"
-      "), picked AS (\n"
-      "    SELECT entrypoint, count(*) AS n FROM " +
-      q +
-      "\n"
-      "    WHERE queue_manager_id IS NOT NULL AND entrypoint = ANY($2::text[])\n"
-      "    GROUP BY entrypoint\n"
-      "), worker_load AS (\n"
-      "    SELECT count(*) AS n FROM " +
-      q +
-      "\n"
-      "    WHERE queue_manager_id = $4::uuid AND entrypoint = ANY($2::text[])\n"
-      "), available AS (\n"
-      "    SELECT p.entrypoint,\n"
-      "           CASE WHEN p.concurrency_limit > 0\n"
-      "                THEN p.concurrency_limit - COALESCE(k.n, 0) END AS remaining\n"
-      "    FROM params p LEFT JOIN picked k ON k.entrypoint = p.entrypoint\n"
-      "    WHERE p.concurrency_limit <= 0 OR COALESCE(k.n, 0) < p.concurrency_limit\n"
-      "), next_queued AS (\n"
-      "    SELECT j.id, j.priority, FALSE AS stale FROM available a\n"
-      "    CROSS JOIN LATERAL (\n"
-      "        SELECT id, priority FROM " +
-      q +
-      "\n"
-      "        WHERE entrypoint = a.entrypoint AND status = 'queued' AND execute_after < NOW()\n"
-      "        ORDER BY priority DESC, id ASC\n"
-      "        LIMIT LEAST($1::bigint, COALESCE(a.remaining, $1::bigint))\n"
-      "        FOR UPDATE SKIP LOCKED\n"
-      "    ) j\n"
-      "    WHERE (SELECT n FROM worker_load) < $5::bigint\n"
-      "), next_stale AS (\n"
-      "    SELECT id, priority, TRUE AS stale FROM " +
-      q +
-      "\n"
-      "    WHERE entrypoint = ANY($2::text[]) AND status = 'picked'\n"
-      "      AND heartbeat < NOW() - $6::interval AND execute_after < NOW()\n"
-      "      AND (SELECT n FROM worker_load) < $5::bigint\n"
-      "    ORDER BY priority DESC, id ASC\n"
-      "    LIMIT $1::bigint\n"
-      "    FOR UPDATE SKIP LOCKED\n"
-      "), eligible AS (\n"
-      "    SELECT id, stale FROM (\n"
-      "        SELECT id, priority, stale FROM next_queued\n"
-      "        UNION ALL\n"
-      "        SELECT id, priority, stale FROM next_stale\n"
-      "    ) c\n"
-      "    ORDER BY priority DESC, id ASC\n"
-      "    LIMIT GREATEST(0, LEAST($1::bigint, $5::bigint - (SELECT n FROM worker_load)))\n"
-      "), claimed AS (\n"
-      "    UPDATE " +
-      q +
-      " AS j\n"
-      "    SET status = 'picked', updated = NOW(), heartbeat = NOW(), queue_manager_id = "
-      "$4::uuid\n"
-      // An id array (not a join): the planner would hash the whole table for
-      // a join, since it cannot tell that `eligible` holds only a batch.
-      "    WHERE j.id = ANY(ARRAY(SELECT id FROM eligible))\n"
-      "    RETURNING j.*\n"
-      "), log_pick AS (\n"
-      "    INSERT INTO " +
-      log +
-      " (job_id, status, entrypoint, priority)\n"
-      "    SELECT id, 'picked', entrypoint, priority FROM claimed\n"
-      ")\n"
-      "SELECT " +
-      JobColumns("claimed") + ", eligible.stale AS rescued,\n       " +
-      Epoch("NOW() - claimed.created") +
-      " AS waited_us\nFROM claimed JOIN eligible ON eligible.id = claimed.id\n"
-      "ORDER BY claimed.priority DESC, claimed.id ASC";
+  dequeue = Dequeue(s, /*gated=*/true);
+  dequeue_ungated = Dequeue(s, /*gated=*/false);
 
   complete = "WITH job_status AS (\n"
              "    SELECT * FROM unnest($1::bigint[], $2::text[]::" +
@@ -623,6 +638,11 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
                 std::to_string(worker_cap.value_or(std::numeric_limits<std::int64_t>::max())),
                 detail::IntervalLiteral(heartbeat_timeout)};
   const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
+  if (!limited && !worker_cap) {
+    return ParseJobs(driver_.Fetch(
+        sql_->dequeue_ungated, {std::move(params[0]), std::move(params[1]), std::move(params[3]),
+                                std::move(params[5])}));
+  }
   if (!limited) return ParseJobs(driver_.Fetch(sql_->dequeue, params));
 
   // A statement's snapshot is taken when it starts, so two dequeues racing on

@@ -311,10 +311,13 @@ TEST_F(QueriesTest, StaleJobsArePickedOnlyAfterHeartbeatTimeout) {
   const auto rescuer = Worker();
   // Fresh heartbeat: not taken over.
   EXPECT_TRUE(q().Dequeue(1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout).empty());
-  // The worker died 31 s ago (its heartbeat stopped); the takeover ignores
-  // the concurrency gate that its own leaked row fills.
+  // The worker picked it and died 31 s ago (pick time and last heartbeat are
+  // both that old); the takeover ignores the concurrency gate that its own
+  // leaked row fills.
   admin().Execute("UPDATE " + settings().QueueTable() +
-                  " SET heartbeat = NOW() - INTERVAL '31 seconds' WHERE id = " + std::to_string(id));
+                  " SET heartbeat = NOW() - INTERVAL '31 seconds',"
+                  " updated = NOW() - INTERVAL '31 seconds'"
+                  " WHERE id = " + std::to_string(id));
   auto jobs = q().Dequeue(1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, id);
@@ -326,7 +329,9 @@ TEST_F(QueriesTest, HeartbeatKeepsJobFromBeingTakenOver) {
   const auto id = q().Enqueue(MakeJob("hb"));
   q().Dequeue(1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
   admin().Execute("UPDATE " + settings().QueueTable() +
-                  " SET heartbeat = NOW() - INTERVAL '31 seconds' WHERE id = " + std::to_string(id));
+                  " SET heartbeat = NOW() - INTERVAL '31 seconds',"
+                  " updated = NOW() - INTERVAL '31 seconds'"
+                  " WHERE id = " + std::to_string(id));
   q().Heartbeat({id, id});
   EXPECT_TRUE(q().Dequeue(1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout).empty());
 }
@@ -337,7 +342,9 @@ TEST_F(QueriesTest, StaleHighPriorityBeatsFreshLowPriority) {
   (void)low;
   q().Dequeue(1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);  // takes `high`
   admin().Execute("UPDATE " + settings().QueueTable() +
-                  " SET heartbeat = NOW() - INTERVAL '1 hour' WHERE id = " + std::to_string(high));
+                  " SET heartbeat = NOW() - INTERVAL '1 hour',"
+                  " updated = NOW() - INTERVAL '1 hour'"
+                  " WHERE id = " + std::to_string(high));
   auto jobs = q().Dequeue(1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, high);

@@ -371,7 +371,9 @@ TEST_F(RuntimeTest, JobOfADeadWorkerIsTakenOver) {
   Queries dead(admin(), settings());
   ASSERT_EQ(dead.Dequeue(1, {{"orphan", 1}}, NewUuid(), std::nullopt, 30s).size(), 1u);
   admin().Execute("UPDATE " + settings().QueueTable() +
-                  " SET heartbeat = NOW() - INTERVAL '5 minutes' WHERE id = " + std::to_string(id));
+                  " SET heartbeat = NOW() - INTERVAL '5 minutes',"
+                  " updated = NOW() - INTERVAL '5 minutes'"
+                  " WHERE id = " + std::to_string(id));
   auto driver = NewDriver();
   QueueManager qm(*driver, settings());
   std::atomic<int> runs{0};

@@ -123,7 +123,7 @@ std::string Dequeue(const DBSettings& s, bool gated) {
   const std::string batch = "$1::bigint";
   const std::string worker = gated ? "$4::uuid" : "$3::uuid";
   const std::string timeout = gated ? "$6::interval" : "$4::interval";
-  const std::string below_cap = gated ? "(SELECT n FROM worker_load) < $5::bigint" : "TRUE";
+  const std::string below_cap = "(SELECT n FROM worker_load) < $5::bigint";
   std::string sql = "WITH ";
   if (gated) {
     sql += "params AS (\n"
@@ -144,7 +144,7 @@ std::string Dequeue(const DBSettings& s, bool gated) {
            "), ";
   } else {
     sql += "available AS (\n"
-           "    SELECT entrypoint, NULL::bigint AS remaining FROM unnest($2::text[]) AS p(entrypoint)\n"
+           "    SELECT entrypoint FROM unnest($2::text[]) AS p(entrypoint)\n"
            "), ";
   }
   sql += "next_queued AS (\n"
@@ -153,10 +153,12 @@ std::string Dequeue(const DBSettings& s, bool gated) {
          "        SELECT id, priority FROM " + q + "\n"
          "        WHERE entrypoint = a.entrypoint AND status = 'queued' AND execute_after < NOW()\n"
          "        ORDER BY priority DESC, id ASC\n"
-         "        LIMIT LEAST(" + batch + ", COALESCE(a.remaining, " + batch + "))\n"
+         "        LIMIT " +
+         (gated ? "LEAST($1::bigint, COALESCE(a.remaining, $1::bigint))" : batch) +
+         "\n"
          "        FOR UPDATE SKIP LOCKED\n"
-         "    ) j\n"
-         "    WHERE " + below_cap + "\n"
+         "    ) j\n" +
+         (gated ? "    WHERE " + below_cap + "\n" : "") +
          "), next_stale AS (\n"
          "    SELECT id, priority, TRUE AS stale FROM " + q + "\n"
          "    WHERE entrypoint = ANY($2::text[]) AND status = 'picked'\n"
@@ -164,8 +166,8 @@ std::string Dequeue(const DBSettings& s, bool gated) {
          // Implied by the line above (a pick sets updated = heartbeat, and
          // heartbeats only move forward): it lets *_updated_id_id1_idx skip
          // the healthy picked rows instead of visiting every one per claim.
-         "      AND updated < NOW() - " + timeout + "\n"
-         "      AND " + below_cap + "\n"
+         "      AND updated < NOW() - " + timeout + "\n" +
+         (gated ? "      AND " + below_cap + "\n" : "") +
          "    ORDER BY priority DESC, id ASC\n"
          "    LIMIT " + batch + "\n"
          "    FOR UPDATE SKIP LOCKED\n"
@@ -613,6 +615,11 @@ std::vector<QueueCount> ProducerQueries::QueueSize() {
                    ParseJobStatus(rows.Text(r, "status")), rows.Int(r, "count")});
   }
   return out;
+}
+
+std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings) {
+  const detail::SqlText sql(settings);
+  return {{"claim", sql.dequeue_ungated}, {"claim_gated", sql.dequeue}, {"complete", sql.complete}};
 }
 
 // ----------------------------------------------------------------- Queries

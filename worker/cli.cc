@@ -206,6 +206,15 @@ int Main(int argc, char** argv) {
       return kExitOk;
     };
   });
+  sql->add_subcommand("statements", "the claim and completion statements the worker prepares")
+      ->callback([&] {
+        action = [&] {
+          for (const auto& [name, text] : WorkerStatements(SettingsFrom(g))) {
+            std::cout << "-- " << name << "\n" << text << ";\n\n";
+          }
+          return kExitOk;
+        };
+      });
   auto* sql_autovac = sql->add_subcommand("autovac", "the autovacuum preset");
   sql_autovac->add_flag("--rollback", sql_rollback, "RESET instead of SET");
   sql_autovac->callback([&] {

@@ -3,53 +3,37 @@
 -- worker runs them). Run with -M prepared (variables become bound parameters) and
 -- -D batch=N; ci/bench pre-fills the queue so that every claim finds a full batch.
 --
--- The two statements are pgq's own (src/queries.cc, detail::SqlText `dequeue` and `complete`,
--- spec 3.2 and 3.3) for the default names pgqueuer / pgqueuer_log / pgqueuer_status, with the
--- parameters filled in the way the worker binds them:
---   dequeue   $1 batch size      -> :batch
+-- The two statements are pgq's own (`pgq sql statements`: "claim", the form the worker runs
+-- when no entrypoint has a concurrency limit and max_concurrent_tasks is unset, and
+-- "complete"; spec 3.2 and 3.3) for the default names pgqueuer / pgqueuer_log /
+-- pgqueuer_status, with the parameters filled in the way the worker binds them:
+--   claim     $1 batch size      -> :batch
 --             $2 entrypoints     -> '{bench}'
---             $3 limits          -> '{0}' (no concurrency limit)
---             $4 worker id       -> a uuid made from pgbench's :client_id (one per client)
---             $5 per-worker cap  -> 9223372036854775807 (max_concurrent_tasks unset)
---             $6 heartbeat timeout -> '30 seconds'
+--             $3 worker id       -> a uuid made from pgbench's :client_id (one per client)
+--             $4 heartbeat timeout -> '30 seconds'
 --   complete  $1 ids, $2 statuses ('successful'), $3 tracebacks (NULL), all from the claim.
 -- Only the claim's final SELECT differs: instead of returning one row per job it returns one
 -- row for \gset (the id, status and traceback arrays the worker would bind next), and it
 -- still renders every returned column as text (octet_length(c::text)), which is the work
 -- the server does to send those rows in text format.
--- Keep both statements in step with src/queries.cc.
+-- bench/pgbench/check-in-step.sh (run by ci/test and ci/bench) fails when they drift apart.
 
-WITH params AS (
-    SELECT * FROM unnest('{bench}'::text[], '{0}'::bigint[]) AS p(entrypoint, concurrency_limit)
-), picked AS (
-    SELECT entrypoint, count(*) AS n FROM pgqueuer
-    WHERE queue_manager_id IS NOT NULL AND entrypoint = ANY('{bench}'::text[])
-    GROUP BY entrypoint
-), worker_load AS (
-    SELECT count(*) AS n FROM pgqueuer
-    WHERE queue_manager_id = lpad(to_hex(:client_id::int), 32, '0')::uuid
-      AND entrypoint = ANY('{bench}'::text[])
-), available AS (
-    SELECT p.entrypoint,
-           CASE WHEN p.concurrency_limit > 0
-                THEN p.concurrency_limit - COALESCE(k.n, 0) END AS remaining
-    FROM params p LEFT JOIN picked k ON k.entrypoint = p.entrypoint
-    WHERE p.concurrency_limit <= 0 OR COALESCE(k.n, 0) < p.concurrency_limit
+WITH available AS (
+    SELECT entrypoint FROM unnest('{bench}'::text[]) AS p(entrypoint)
 ), next_queued AS (
     SELECT j.id, j.priority, FALSE AS stale FROM available a
     CROSS JOIN LATERAL (
         SELECT id, priority FROM pgqueuer
         WHERE entrypoint = a.entrypoint AND status = 'queued' AND execute_after < NOW()
         ORDER BY priority DESC, id ASC
-        LIMIT LEAST(:batch::bigint, COALESCE(a.remaining, :batch::bigint))
+        LIMIT :batch::bigint
         FOR UPDATE SKIP LOCKED
     ) j
-    WHERE (SELECT n FROM worker_load) < 9223372036854775807::bigint
 ), next_stale AS (
     SELECT id, priority, TRUE AS stale FROM pgqueuer
     WHERE entrypoint = ANY('{bench}'::text[]) AND status = 'picked'
       AND heartbeat < NOW() - '30 seconds'::interval AND execute_after < NOW()
-      AND (SELECT n FROM worker_load) < 9223372036854775807::bigint
+      AND updated < NOW() - '30 seconds'::interval
     ORDER BY priority DESC, id ASC
     LIMIT :batch::bigint
     FOR UPDATE SKIP LOCKED
@@ -60,7 +44,7 @@ WITH params AS (
         SELECT id, priority, stale FROM next_stale
     ) c
     ORDER BY priority DESC, id ASC
-    LIMIT GREATEST(0, LEAST(:batch::bigint, 9223372036854775807::bigint - (SELECT n FROM worker_load)))
+    LIMIT :batch::bigint
 ), claimed AS (
     UPDATE pgqueuer AS j
     SET status = 'picked', updated = NOW(), heartbeat = NOW(),

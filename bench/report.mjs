@@ -56,9 +56,9 @@ const shape = `${machine.producers ?? '?'} producers × ${machine.enqueue_batch 
 const gDrain = best(['graphile-drain-p1', 'graphile-drain-p2']);
 const gDrainRate = gDrain?.r.rate ?? null;
 for (const [name, label] of [
-  ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool)'],
-  ['pgq-drain-10x100', 'pgq, 10 consumers × batch 100 (pool)'],
-  ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool)'],
+  ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool, 16 handler threads each)'],
+  ['pgq-drain-10x100', 'pgq, 10 consumers × batch 100 (pool, 16 handler threads each)'],
+  ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool, 16 handler threads each)'],
 ]) {
   const r = load(name);
   const x = ratio(rate(r), gDrainRate);
@@ -79,8 +79,8 @@ const gThr = best(['graphile-throughput-p1', 'graphile-throughput-p2']);
 const gThrRate = gThr?.r.rate ?? null;
 const backlog = (r) => (ok(r) && r.queued_left != null ? `; backlog left ${fmt(r.queued_left)}` : '');
 for (const [name, label] of [
-  ['pgq-throughput-5x10', 'pgq, 5 consumers × batch 10 (pool)'],
-  ['pgq-throughput-10x100', 'pgq, 10 consumers × batch 100 (pool)'],
+  ['pgq-throughput-5x10', 'pgq, 5 consumers × batch 10 (pool, 16 handler threads each)'],
+  ['pgq-throughput-10x100', 'pgq, 10 consumers × batch 100 (pool, 16 handler threads each)'],
 ]) {
   const r = load(name);
   const x = ratio(rate(r), gThrRate);

@@ -70,7 +70,7 @@ RunOptions ConsumerRunOptions(const BenchOptions& options, RunMode mode) {
   RunOptions run;
   run.mode = mode;
   run.batch_size = options.batch;
-  run.handler_threads = static_cast<std::size_t>(std::max(2, options.batch));
+  run.handler_threads = static_cast<std::size_t>(std::max(0, options.handler_threads));
   run.dequeue_timeout = 1s;
   run.log_aggregation_interval = 0ms;
   return run;
@@ -96,6 +96,7 @@ int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOpti
   result["driver"] = options.driver;
   result["consumers"] = options.consumers;
   result["batch"] = options.batch;
+  result["handler_threads"] = options.handler_threads;
   {
     ConnectionDriver admin(ConnectionOptions::FromDsn(dsn));
     result["pg_version"] = admin.Fetch("SHOW server_version").Text(0, "server_version");

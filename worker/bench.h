@@ -14,6 +14,10 @@ struct BenchOptions {
   double seconds = 10;
   int consumers = 5;
   int batch = 10;
+  /// Handler threads per consumer; 0 = the runtime's default (2 * batch).
+  /// No-op handlers need only a few per core: more threads only add
+  /// context switches.
+  int handler_threads = 16;
   int producers = 1;
   int enqueue_batch = 10;
   long jobs = 100000;

@@ -322,6 +322,10 @@ int Main(int argc, char** argv) {
   bench->add_option("-t,--time", bench_options.seconds, "seconds (throughput)")->capture_default_str();
   bench->add_option("--consumers", bench_options.consumers, "queue managers")->capture_default_str();
   bench->add_option("--batch", bench_options.batch, "dequeue batch size")->capture_default_str();
+  bench->add_option("--handler-threads", bench_options.handler_threads,
+                    "handler threads per consumer (0 = 2 * batch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   bench->add_option("--producers", bench_options.producers, "enqueuing threads (throughput)")
       ->capture_default_str();
   bench->add_option("--enqueue-batch", bench_options.enqueue_batch, "jobs per enqueue statement")

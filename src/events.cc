@@ -53,7 +53,15 @@ std::optional<Event> ParseEvent(std::string_view payload) {
   if (auto id = json.find("id"); id != json.end() && id->is_string()) {
     event.id = id->get<std::string>();
   }
+  if (auto op = json.find("operation"); op != json.end() && op->is_string()) {
+    event.operation = op->get<std::string>();
+  }
   return event;
+}
+
+bool MayMeanNewWork(const Event& event, bool has_limited_entrypoints) {
+  if (event.operation == "delete" || event.operation == "truncate") return has_limited_entrypoints;
+  return true;
 }
 
 }  // namespace pgq::detail

@@ -26,8 +26,15 @@ struct Event {
   std::string type;
   std::vector<JobId> ids;  // cancellation_event
   std::string id;          // health_check_event
+  std::string operation;   // table_changed_event: insert | update | delete | truncate
 };
 /// Parses leniently (extra keys ignored); nullopt when it is not an event.
 std::optional<Event> ParseEvent(std::string_view payload);
+
+/// Whether a table_changed_event can mean new claimable work for a worker.
+/// Inserts and updates (a release) can; a delete or truncate only frees
+/// concurrency slots, which matters only to a worker with a limited
+/// entrypoint. Unknown operations count as work.
+bool MayMeanNewWork(const Event& event, bool has_limited_entrypoints);
 
 }  // namespace pgq::detail

@@ -132,6 +132,7 @@ struct QueueManager::Impl {
   Queries queries;
   const std::string id;
   std::map<std::string, EntrypointEntry> entrypoints;
+  bool has_limited_entrypoints = false;  // set before LISTEN, read by the listener
   std::shared_ptr<spdlog::logger> log = spdlog::default_logger();
 
   RunOptions options;
@@ -209,7 +210,9 @@ struct QueueManager::Impl {
     }
     observer->OnNotification(event->type);
     if (event->type == "table_changed_event") {
-      Wake();
+      // Every completion deletes and so notifies: waking the whole fleet to
+      // claim for each one costs a claim per worker and finds nothing new.
+      if (detail::MayMeanNewWork(*event, has_limited_entrypoints)) Wake();
     } else if (event->type == "cancellation_event") {
       std::scoped_lock lock(mu);
       for (JobId job_id : event->ids) {
@@ -558,6 +561,8 @@ void QueueManager::Run(const RunOptions& options) {
   const std::int64_t capacity = static_cast<std::int64_t>(threads) + options.batch_size;
   const std::int64_t claim_threshold = std::min(options.batch_size, capacity);
   const auto limits = s.Limits();
+  s.has_limited_entrypoints = std::any_of(limits.begin(), limits.end(),
+                                          [](const auto& l) { return l.concurrency_limit > 0; });
   const auto names = s.Names();
   const std::chrono::microseconds heartbeat_timeout = options.heartbeat_timeout;
   {

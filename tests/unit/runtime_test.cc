@@ -605,6 +605,25 @@ TEST(EventsTest, EventJsonCancellationRoundTrips) {
   EXPECT_EQ(parsed->id, "");
 }
 
+TEST(EventsTest, OnlyInsertsAndUpdatesWakeAWorkerWithoutLimits) {
+  // The trigger's payload shape (spaces after the colons, as json_build_object writes it).
+  auto event = [](const std::string& op) {
+    return *detail::ParseEvent(R"({"channel" : "ch_pgqueuer", "operation" : ")" + op +
+                               R"(", "sent_at" : "2025-01-01T00:00:00+00:00", "table" : "pgqueuer", "type" : "table_changed_event"})");
+  };
+  EXPECT_EQ(event("delete").operation, "delete");
+  for (const bool limited : {false, true}) {
+    EXPECT_TRUE(detail::MayMeanNewWork(event("insert"), limited));
+    EXPECT_TRUE(detail::MayMeanNewWork(event("update"), limited));
+    EXPECT_TRUE(detail::MayMeanNewWork(event("something new"), limited));
+    EXPECT_TRUE(detail::MayMeanNewWork(*detail::ParseEvent(R"({"type":"table_changed_event"})"),
+                                       limited));
+    // A completion frees a slot: only a worker with a limited entrypoint cares.
+    EXPECT_EQ(detail::MayMeanNewWork(event("delete"), limited), limited);
+    EXPECT_EQ(detail::MayMeanNewWork(event("truncate"), limited), limited);
+  }
+}
+
 TEST(EventsTest, ParseEventRejectsNonEvents) {
   EXPECT_EQ(detail::ParseEvent(""), std::nullopt);
   EXPECT_EQ(detail::ParseEvent("not json"), std::nullopt);

@@ -229,6 +229,10 @@ struct QueueManager::Impl {
     }
   }
 
+  // Completions are written in batches of at least this many (or every
+  // 100 ms): each write is a notifying commit, which PostgreSQL serialises.
+  std::int64_t FlushAt() const { return std::max<std::int64_t>(options.batch_size, 100); }
+
   // `urgent`: the job's entrypoint has a concurrency limit, and its slot
   // stays taken (queue_manager_id set) until the completion is written, so
   // write it now instead of within ~100 ms.
@@ -237,7 +241,7 @@ struct QueueManager::Impl {
     {
       std::scoped_lock lock(completions_mu);
       completions.push_back(std::move(completion));
-      flush = flush || static_cast<std::int64_t>(completions.size()) >= options.batch_size;
+      flush = flush || static_cast<std::int64_t>(completions.size()) >= FlushAt();
       flush_now = flush_now || urgent;
     }
     if (flush) completions_cv.notify_all();
@@ -313,7 +317,7 @@ struct QueueManager::Impl {
         std::unique_lock lock(completions_mu);
         completions_cv.wait_for(lock, backoff, [&] {
           return token.stop_requested() || flush_now ||
-                 static_cast<std::int64_t>(completions.size()) >= options.batch_size;
+                 static_cast<std::int64_t>(completions.size()) >= FlushAt();
         });
         flush_now = false;
       }

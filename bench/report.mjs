@@ -57,7 +57,7 @@ const gDrain = best(['graphile-drain-p1', 'graphile-drain-p2']);
 const gDrainRate = gDrain?.r.rate ?? null;
 for (const [name, label] of [
   ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool, 16 handler threads each)'],
-  ['pgq-drain-10x100', 'pgq, 10 consumers × batch 100 (pool, 16 handler threads each)'],
+  ['pgq-drain-4x100', 'pgq, 4 consumers × batch 100 (pool, 16 handler threads each)'],
   ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool, 16 handler threads each)'],
 ]) {
   const r = load(name);
@@ -79,8 +79,8 @@ const gThr = best(['graphile-throughput-p1', 'graphile-throughput-p2']);
 const gThrRate = gThr?.r.rate ?? null;
 const backlog = (r) => (ok(r) && r.queued_left != null ? `; backlog left ${fmt(r.queued_left)}` : '');
 for (const [name, label] of [
-  ['pgq-throughput-5x10', 'pgq, 5 consumers × batch 10 (pool, 16 handler threads each)'],
-  ['pgq-throughput-10x100', 'pgq, 10 consumers × batch 100 (pool, 16 handler threads each)'],
+  ['pgq-throughput-2x100', 'pgq, 2 consumers × batch 100 (pool, 16 handler threads each)'],
+  ['pgq-throughput-2x500', 'pgq, 2 consumers × batch 500 (pool, 16 handler threads each)'],
 ]) {
   const r = load(name);
   const x = ratio(rate(r), gThrRate);
@@ -98,7 +98,7 @@ for (const [name, label] of [
 // ---- limit: pgbench with pgq's statements ----
 for (const [batch, drainName] of [
   [10, 'pgq-drain-5x10'],
-  [100, 'pgq-drain-10x100'],
+  [100, 'pgq-drain-4x100'],
   [500, 'pgq-drain-4x500'],
 ]) {
   const limit = load(`pgbench-b${batch}`);
@@ -128,11 +128,11 @@ if (lat && !lat.error) {
 } else {
   row('Latency, idle queue', 'pgq enqueue → handler start', lat ? lat.error : 'not run', '', 'p99 ≤ 5 ms', '–');
 }
-const loaded = load('pgq-throughput-5x10');
+const loaded = load('pgq-throughput-2x100');
 if (ok(loaded) && loaded.latency_p99_ms != null) {
   row(
     'Latency under load',
-    'pgq enqueue → handler start during the 5 × 10 sustained run',
+    'pgq enqueue → handler start during the 2 × 100 sustained run',
     `p50 ${ms(loaded.latency_p50_ms)} / p95 ${ms(loaded.latency_p95_ms)} / p99 ${ms(loaded.latency_p99_ms)} ms`,
     '',
     '',

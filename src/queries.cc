@@ -114,15 +114,20 @@ std::string Aggregate(const DBSettings& s, bool locked) {
 // Dequeue (spec 3.2).
 //   gated:   $1 batch, $2 entrypoints, $3 limits (0 = none), $4 worker id,
 //            $5 per-worker cap, $6 heartbeat timeout.
-//   ungated: $1 batch, $2 entrypoints, $3 worker id, $4 heartbeat timeout;
-//            for when no entrypoint has a limit and there is no cap. The
-//            counts of the gated form could not change the outcome then, and
-//            they cost one visit per job in flight across the fleet per claim.
+//   ungated: {batch} (a literal), $1 entrypoints, $2 worker id, $3 heartbeat
+//            timeout; for when no entrypoint has a limit and there is no cap.
+//            The counts of the gated form could not change the outcome then,
+//            and they cost one visit per job in flight across the fleet per
+//            claim. With the batch size a literal, PostgreSQL's plan cache
+//            settles on one generic plan instead of planning every claim (a
+//            bound LIMIT is estimated at a tenth of the table, so custom plans
+//            always looked cheaper): planning was 0.4 of 0.8 ms per claim.
 std::string Dequeue(const DBSettings& s, bool gated) {
   const std::string q = s.QueueTable();
-  const std::string batch = "$1::bigint";
-  const std::string worker = gated ? "$4::uuid" : "$3::uuid";
-  const std::string timeout = gated ? "$6::interval" : "$4::interval";
+  const std::string batch = gated ? "$1::bigint" : "{batch}::bigint";
+  const std::string entrypoints = gated ? "$2::text[]" : "$1::text[]";
+  const std::string worker = gated ? "$4::uuid" : "$2::uuid";
+  const std::string timeout = gated ? "$6::interval" : "$3::interval";
   const std::string below_cap = "(SELECT n FROM worker_load) < $5::bigint";
   std::string sql = "WITH ";
   if (gated) {
@@ -144,7 +149,7 @@ std::string Dequeue(const DBSettings& s, bool gated) {
            "), ";
   } else {
     sql += "available AS (\n"
-           "    SELECT entrypoint FROM unnest($2::text[]) AS p(entrypoint)\n"
+           "    SELECT entrypoint FROM unnest(" + entrypoints + ") AS p(entrypoint)\n"
            "), ";
   }
   sql += "next_queued AS (\n"
@@ -161,7 +166,7 @@ std::string Dequeue(const DBSettings& s, bool gated) {
          (gated ? "    WHERE " + below_cap + "\n" : "") +
          "), next_stale AS (\n"
          "    SELECT id, priority, TRUE AS stale FROM " + q + "\n"
-         "    WHERE entrypoint = ANY($2::text[]) AND status = 'picked'\n"
+         "    WHERE entrypoint = ANY(" + entrypoints + ") AND status = 'picked'\n"
          "      AND heartbeat < NOW() - " + timeout + " AND execute_after < NOW()\n"
          // Implied by the line above (a pick sets updated = heartbeat, and
          // heartbeats only move forward): it lets *_updated_id_id1_idx skip
@@ -179,7 +184,7 @@ std::string Dequeue(const DBSettings& s, bool gated) {
          "    ) c\n"
          "    ORDER BY priority DESC, id ASC\n" +
          (gated ? "    LIMIT GREATEST(0, LEAST($1::bigint, $5::bigint - (SELECT n FROM worker_load)))\n"
-                : "    LIMIT $1::bigint\n") +
+                : "    LIMIT " + batch + "\n") +
          "), claimed AS (\n"
          "    UPDATE " + q + " AS j\n"
          "    SET status = 'picked', updated = NOW(), heartbeat = NOW(), queue_manager_id = " +
@@ -646,9 +651,13 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
                 detail::IntervalLiteral(heartbeat_timeout)};
   const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
   if (!limited && !worker_cap) {
+    std::string sql = sql_->dequeue_ungated;
+    const std::string batch = std::to_string(batch_size);
+    for (auto at = sql.find("{batch}"); at != std::string::npos; at = sql.find("{batch}", at)) {
+      sql.replace(at, 7, batch);
+    }
     return ParseJobs(driver_.Fetch(
-        sql_->dequeue_ungated, {std::move(params[0]), std::move(params[1]), std::move(params[3]),
-                                std::move(params[5])}));
+        sql, {std::move(params[1]), std::move(params[3]), std::move(params[5])}));
   }
   if (!limited) return ParseJobs(driver_.Fetch(sql_->dequeue, params));
 

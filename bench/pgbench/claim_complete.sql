@@ -1,16 +1,18 @@
 -- One pgbench transaction = one claim of :batch jobs with pgq's dequeue statement, then one
 -- completion of exactly those jobs with pgq's completion statement (both autocommit, as the
--- worker runs them). Run with -M prepared (variables become bound parameters) and
--- -D batch=N; ci/bench pre-fills the queue so that every claim finds a full batch.
+-- worker runs them). ci/bench writes the batch size in for :batch (the worker inlines it
+-- as a literal, so both get one generic plan) and runs it with -M prepared (the other
+-- variables become bound parameters); it pre-fills the queue so that every claim finds a
+-- full batch.
 --
 -- The two statements are pgq's own (`pgq sql statements`: "claim", the form the worker runs
 -- when no entrypoint has a concurrency limit and max_concurrent_tasks is unset, and
 -- "complete"; spec 3.2 and 3.3) for the default names pgqueuer / pgqueuer_log /
 -- pgqueuer_status, with the parameters filled in the way the worker binds them:
---   claim     $1 batch size      -> :batch
---             $2 entrypoints     -> '{bench}'
---             $3 worker id       -> a uuid made from pgbench's :client_id (one per client)
---             $4 heartbeat timeout -> '30 seconds'
+--   claim     {batch} batch size -> :batch (a literal, see above)
+--             $1 entrypoints     -> '{bench}'
+--             $2 worker id       -> a uuid made from pgbench's :client_id (one per client)
+--             $3 heartbeat timeout -> '30 seconds'
 --   complete  $1 ids, $2 statuses ('successful'), $3 tracebacks (NULL), all from the claim.
 -- Only the claim's final SELECT differs: instead of returning one row per job it returns one
 -- row for \gset (the id, status and traceback arrays the worker would bind next), and it

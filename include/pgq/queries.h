@@ -105,8 +105,9 @@ struct ScheduleRow {
 /// enqueue-only SyncDriver, a Driver, a pool lease, or a caller's
 /// transaction (see pgq/pqxx.h).
 /// The claim and completion statements as the worker prepares them (with
-/// $n parameters), by name: "claim" (no limits, no cap), "claim_gated" and
-/// "complete". For review (`pgq sql statements`) and for bench/pgbench,
+/// $n parameters), by name: "claim" (no limits, no cap; `{batch}` stands
+/// for the batch size, which the worker writes in as a literal),
+/// "claim_gated" and "complete". For review (`pgq sql statements`) and for bench/pgbench,
 /// which runs a copy of them.
 std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings);
 

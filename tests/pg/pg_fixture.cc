@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace pgq::testing {
 
@@ -65,6 +66,26 @@ std::string PgTest::Scalar(const std::string& sql, const Params& params) {
 
 std::int64_t PgTest::Count(const std::string& sql, const Params& params) {
   return std::stoll(Scalar(sql, params));
+}
+
+bool PgTest::FillWithoutStatistics(const std::string& entrypoint, int jobs) {
+  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
+  std::vector<NewJob> batch(static_cast<std::size_t>(jobs));
+  for (auto& job : batch) job.entrypoint = entrypoint;
+  ProducerQueries(admin(), settings()).Enqueue(batch);
+  admin().Execute("SELECT pg_stat_force_next_flush()");  // PG 15: publish the counters now
+  Queries queries(admin(), settings());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (queries.QueueStatistics().changed_since_analyze < jobs) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::int64_t PgTest::QueueAnalyzeCount() {
+  return Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
+               settings().QueueTable() + "'::regclass");
 }
 
 NotificationCallback NotificationLog::Callback() {

@@ -40,6 +40,12 @@ class PgTest : public ::testing::Test {
   /// Single scalar (first column of first row) as text; "" for NULL.
   std::string Scalar(const std::string& sql, const Params& params = {});
   std::int64_t Count(const std::string& sql, const Params& params = {});
+  /// A queue table whose planner statistics are behind: autovacuum off for
+  /// it, `jobs` jobs of `entrypoint` enqueued, and their inserts visible in
+  /// pg_stat_user_tables (waited for, up to 20 s). Returns false on timeout.
+  bool FillWithoutStatistics(const std::string& entrypoint, int jobs);
+  /// pg_stat_user_tables.analyze_count of the queue table (manual ANALYZEs).
+  std::int64_t QueueAnalyzeCount();
 
   std::string dsn_;
   std::string token_;

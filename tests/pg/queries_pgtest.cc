@@ -475,21 +475,11 @@ TEST_F(QueriesTest, AggregationUsesPgQueuerLockAndCountsEveryStatus) {
 }
 
 TEST_F(QueriesTest, QueueStatisticsSeeChangesAndAnalyzeResetsThem) {
-  // Only this test analyzes the table.
-  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
   auto before = q().QueueStatistics();
   EXPECT_EQ(before.rows_at_analyze, -1);  // never analyzed
   EXPECT_TRUE(before.may_analyze);        // the test role owns the table
-  std::vector<NewJob> jobs(1500, MakeJob("stats"));
-  q().Enqueue(jobs);
-  driver_->Execute("SELECT pg_stat_force_next_flush()");  // PG 15: publish the counters now
-  // Table counters reach the shared statistics within about a second.
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while (q().QueueStatistics().changed_since_analyze < 1500 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_GE(q().QueueStatistics().changed_since_analyze, 1500);
+  ASSERT_TRUE(FillWithoutStatistics("stats", 1500));
+  EXPECT_GE(q().QueueStatistics().changed_since_analyze, 1500);
   q().AnalyzeQueue();
   auto after = q().QueueStatistics();
   EXPECT_EQ(after.rows_at_analyze, 1500);
@@ -497,15 +487,7 @@ TEST_F(QueriesTest, QueueStatisticsSeeChangesAndAnalyzeResetsThem) {
 }
 
 TEST_F(QueriesTest, FourWorkersFindingStaleStatisticsAnalyzeOnce) {
-  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
-  std::vector<NewJob> jobs(1200, MakeJob("stats"));
-  q().Enqueue(jobs);
-  driver_->Execute("SELECT pg_stat_force_next_flush()");
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  while (q().QueueStatistics().changed_since_analyze < 1200 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(FillWithoutStatistics("stats", 1200));
   std::vector<std::thread> workers;
   for (int i = 0; i < 4; ++i) {
     workers.emplace_back([this] {
@@ -514,14 +496,10 @@ TEST_F(QueriesTest, FourWorkersFindingStaleStatisticsAnalyzeOnce) {
     });
   }
   for (auto& w : workers) w.join();
-  EXPECT_EQ(Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
-                  settings().QueueTable() + "'::regclass"),
-            1);
+  EXPECT_EQ(QueueAnalyzeCount(), 1);
   EXPECT_EQ(q().QueueStatistics().rows_at_analyze, 1200);
   q().AnalyzeQueue(1000);  // nothing changed since: no second ANALYZE
-  EXPECT_EQ(Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
-                  settings().QueueTable() + "'::regclass"),
-            1);
+  EXPECT_EQ(QueueAnalyzeCount(), 1);
 }
 
 TEST_F(QueriesTest, ClearQueueByEntrypointLogsDeleted) {

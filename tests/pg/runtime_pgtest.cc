@@ -151,12 +151,9 @@ TEST_F(RuntimeTest, DrainModeExitsWhenQueueIsEmpty) {
 TEST_F(RuntimeTest, BulkEnqueueIsAnalyzedBeforeTheFirstClaim) {
   // Without statistics the claim sorts the whole backlog; the worker refreshes
   // them before claiming. Autovacuum is off for this table, so only it can.
-  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
-  EnqueueMany("bulk", 2500);
-  admin().Execute("SELECT pg_stat_force_next_flush()");  // PG 15: publish the counters now
+  ASSERT_TRUE(FillWithoutStatistics("bulk", 2500));
   auto driver = NewDriver();
   QueueManager qm(*driver, settings());
-  ASSERT_TRUE(WaitUntil([&] { return qm.queries().QueueStatistics().changed_since_analyze >= 2500; }));
   std::once_flag first;
   std::int64_t rows_seen_by_first_job = -2;
   qm.Entrypoint("bulk", [&](JobContext&) {
@@ -167,18 +164,13 @@ TEST_F(RuntimeTest, BulkEnqueueIsAnalyzedBeforeTheFirstClaim) {
   });
   qm.Run(Drain());
   EXPECT_EQ(rows_seen_by_first_job, 2500);
-  EXPECT_EQ(Count("SELECT analyze_count FROM pg_stat_user_tables WHERE relid = '" +
-                  settings().QueueTable() + "'::regclass"),
-            1);
+  EXPECT_EQ(QueueAnalyzeCount(), 1);
 }
 
 TEST_F(RuntimeTest, StatisticsChecksCanBeTurnedOff) {
-  admin().Execute("ALTER TABLE " + settings().QueueTable() + " SET (autovacuum_enabled = false)");
-  EnqueueMany("bulk", 1200);
-  admin().Execute("SELECT pg_stat_force_next_flush()");  // PG 15: publish the counters now
+  ASSERT_TRUE(FillWithoutStatistics("bulk", 1200));
   auto driver = NewDriver();
   QueueManager qm(*driver, settings());
-  ASSERT_TRUE(WaitUntil([&] { return qm.queries().QueueStatistics().changed_since_analyze >= 1200; }));
   qm.Entrypoint("bulk", [](JobContext&) {});
   auto options = Drain();
   options.statistics_check_interval = 0ms;

@@ -360,8 +360,11 @@ SqlText::SqlText(const DBSettings& s) {
   // advisory lock (two-key space, apart from the entrypoint locks) and
   // re-check, so one ANALYZE serves them all and none claims with a stale
   // plan meanwhile. A plain ANALYZE rather than SKIP_LOCKED: an autovacuum
-  // holding the table's lock yields to it after deadlock_timeout.
+  // holding the table's lock yields to it after deadlock_timeout. The lock
+  // waits are bounded (an anti-wraparound vacuum does not yield): the
+  // caller's flusher also writes completions and heartbeats.
   analyze_queue = "DO $pgq$\nBEGIN\n"
+                  "  PERFORM set_config('lock_timeout', '2s', true);\n"
                   "  PERFORM pg_advisory_xact_lock(hashtext(" + QuoteLiteral(q) +
                   "), hashtext('pgq analyze'));\n"
                   "  IF (SELECT COALESCE(st.n_mod_since_analyze, 0) >= greatest($min$, "

@@ -254,12 +254,16 @@ struct QueueManager::Impl {
   // its naptime, too late for a bulk enqueue, so the worker refreshes them.
   static constexpr std::int64_t kAnalyzeMinChanges = 1000;
   bool may_analyze = true;
+  bool statistics_failing = false;
 
   void RefreshStatisticsIfStale() {
     if (!may_analyze || options.statistics_check_interval.count() <= 0) return;
     try {
       const auto state = queries.QueueStatistics();
-      if (state.changed_since_analyze < std::max(kAnalyzeMinChanges, state.rows_at_analyze)) return;
+      if (state.changed_since_analyze < std::max(kAnalyzeMinChanges, state.rows_at_analyze)) {
+        statistics_failing = false;
+        return;
+      }
       if (!state.may_analyze) {
         may_analyze = false;
         log->info(
@@ -274,8 +278,12 @@ struct QueueManager::Impl {
                  state.changed_since_analyze,
                  std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0)
                      .count());
+      statistics_failing = false;
     } catch (const std::exception& e) {
-      log->warn("could not refresh the queue table's statistics: {}", e.what());
+      // Once per streak: a long vacuum would otherwise log every interval.
+      if (!std::exchange(statistics_failing, true)) {
+        log->warn("could not refresh the queue table's statistics (will retry): {}", e.what());
+      }
     }
   }
 

@@ -199,7 +199,8 @@ class Queries : public ProducerQueries {
   StatisticsState QueueStatistics();
   /// ANALYZEs the queue table if at least max(min_changes, rows at the last
   /// ANALYZE) rows changed since. Concurrent callers wait for each other and
-  /// re-check, so the table is analyzed once.
+  /// re-check, so the table is analyzed once. Throws DatabaseError when a
+  /// lock is not granted within 2 s (e.g. during an anti-wraparound vacuum).
   void AnalyzeQueue(std::int64_t min_changes = 0);
 
   /// Rolls unaggregated log rows into statistics under PgQueuer's

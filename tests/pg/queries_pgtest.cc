@@ -502,6 +502,19 @@ TEST_F(QueriesTest, FourWorkersFindingStaleStatisticsAnalyzeOnce) {
   EXPECT_EQ(QueueAnalyzeCount(), 1);
 }
 
+TEST_F(QueriesTest, AnalyzeGivesUpOnATableLockedByAVacuum) {
+  ASSERT_TRUE(FillWithoutStatistics("stats", 1200));
+  // What an anti-wraparound autovacuum holds (it does not yield to ANALYZE).
+  pqxx::connection holder(dsn_);
+  pqxx::work tx(holder);
+  tx.exec("LOCK TABLE " + settings().QueueTable() + " IN SHARE UPDATE EXCLUSIVE MODE");
+  EXPECT_THROW(q().AnalyzeQueue(1000), DatabaseError);  // after lock_timeout, not never
+  tx.abort();
+  EXPECT_EQ(QueueAnalyzeCount(), 0);
+  q().AnalyzeQueue(1000);  // the lock is gone: it runs
+  EXPECT_EQ(QueueAnalyzeCount(), 1);
+}
+
 TEST_F(QueriesTest, ClearQueueByEntrypointLogsDeleted) {
   q().Enqueue({MakeJob("a"), MakeJob("b"), MakeJob("b")});
   q().ClearQueue({"b"});

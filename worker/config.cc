@@ -44,7 +44,8 @@ const Keys kQueueKeys = {"prefix",
                          "dequeue_timeout",
                          "heartbeat_timeout",
                          "max_concurrent_tasks",
-                         "mode"};
+                         "mode",
+                         "statistics_check_interval"};
 const Keys kEntrypointKeys = {"handler", "concurrency_limit", "retry", "on_failure"};
 const Keys kRetryKeys = {"max_attempts", "initial_delay", "max_delay", "multiplier"};
 const Keys kScheduleKeys = {"cron", "handler", "clean_old"};
@@ -741,6 +742,7 @@ QueueNames ParseQueue(const Parser& p, const Item& item, RunOptions& run) {
   if (auto v = m.Find("mode")) {
     run.mode = p.Enum(*v, kRunModes) == "drain" ? RunMode::kDrain : RunMode::kContinuous;
   }
+  if (auto v = m.Find("statistics_check_interval")) run.statistics_check_interval = p.Duration(*v);
   return names;
 }
 
@@ -1168,6 +1170,7 @@ std::string WorkerConfig::Masked() const {
   out << YAML::Key << "max_concurrent_tasks" << YAML::Value << run.max_concurrent_tasks.value_or(0);
   out << YAML::Key << "mode" << YAML::Value
       << (run.mode == RunMode::kDrain ? "drain" : "continuous");
+  EmitDuration(out, "statistics_check_interval", run.statistics_check_interval);
   out << YAML::EndMap;
 
   out << YAML::Key << "entrypoints" << YAML::Value << YAML::BeginMap;

@@ -315,6 +315,7 @@ TEST_F(ConfigFilesTest, ExampleFileParses) {
   EXPECT_EQ(config.run.heartbeat_timeout, std::chrono::seconds(30));
   EXPECT_EQ(config.run.max_concurrent_tasks, std::nullopt);
   EXPECT_EQ(config.run.mode, RunMode::kContinuous);
+  EXPECT_EQ(config.run.statistics_check_interval, std::chrono::seconds(5));
   EXPECT_EQ(config.run.shutdown_grace, std::chrono::seconds(30));
   EXPECT_EQ(config.shutdown_grace, std::chrono::seconds(30));
 
@@ -524,6 +525,7 @@ TEST(ConfigTest, MapsEverySection) {
       "  mode: drain\n"
       "  dequeue_timeout: 1.5s\n"
       "  heartbeat_timeout: 1m\n"
+      "  statistics_check_interval: 0s\n"
       "entrypoints:\n"
       "  send_email:\n"
       "    handler: {type: sleep, duration: 2s}\n"
@@ -545,6 +547,7 @@ TEST(ConfigTest, MapsEverySection) {
   EXPECT_EQ(config.run.mode, RunMode::kDrain);
   EXPECT_EQ(config.run.dequeue_timeout, milliseconds(1500));
   EXPECT_EQ(config.run.heartbeat_timeout, std::chrono::minutes(1));
+  EXPECT_EQ(config.run.statistics_check_interval, milliseconds(0));  // off
   EXPECT_EQ(config.run.shutdown_grace, std::chrono::seconds(45));
   EXPECT_EQ(config.shutdown_grace, std::chrono::seconds(45));
 

@@ -48,8 +48,8 @@ namespace detail {
 struct SqlText {
   explicit SqlText(const DBSettings& s);
   std::string enqueue_raise, enqueue_skip, live_dedupe_keys, queue_size;
-  std::string dequeue, dequeue_ungated, complete, retry, release, requeue, list_failed_newest, list_failed_oldest,
-      heartbeat;
+  std::string dequeue, dequeue_ungated, complete, retry, release, requeue, list_failed_newest,
+      list_failed_oldest, heartbeat;
   std::string queued_work, eligible_work, next_eta, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
   std::string statistics_state, analyze_queue;
@@ -109,6 +109,17 @@ std::string Aggregate(const DBSettings& s, bool locked) {
          ".count + EXCLUDED.count\n"
          ")\n"
          "SELECT won FROM guard";
+}
+
+// `sql` with every `placeholder` replaced by `value`, for the few numbers
+// that are written into a statement instead of bound (see Dequeue, below).
+std::string WithLiteral(std::string sql, std::string_view placeholder, std::int64_t value) {
+  const std::string text = std::to_string(value);
+  for (auto at = sql.find(placeholder); at != std::string::npos;
+       at = sql.find(placeholder, at + text.size())) {
+    sql.replace(at, placeholder.size(), text);
+  }
+  return sql;
 }
 
 // Dequeue (spec 3.2).
@@ -367,7 +378,7 @@ SqlText::SqlText(const DBSettings& s) {
                   "  PERFORM set_config('lock_timeout', '2s', true);\n"
                   "  PERFORM pg_advisory_xact_lock(hashtext(" + QuoteLiteral(q) +
                   "), hashtext('pgq analyze'));\n"
-                  "  IF (SELECT COALESCE(st.n_mod_since_analyze, 0) >= greatest($min$, "
+                  "  IF (SELECT COALESCE(st.n_mod_since_analyze, 0) >= greatest({min_changes}, "
                   "c.reltuples)\n"
                   "      FROM pg_class c LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid\n"
                   "      WHERE c.oid = " + QuoteLiteral(q) + "::regclass) THEN\n"
@@ -648,20 +659,16 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
     names.push_back(ep.name);
     limits.push_back(ep.concurrency_limit);
   }
+  const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
+  if (!limited && !worker_cap) {
+    return ParseJobs(driver_.Fetch(detail::WithLiteral(sql_->dequeue_ungated, "{batch}", batch_size),
+                                   {ArrayLiteral(names), std::string(queue_manager_id),
+                                    detail::IntervalLiteral(heartbeat_timeout)}));
+  }
   Params params{std::to_string(batch_size), ArrayLiteral(names), ArrayLiteral(limits),
                 std::string(queue_manager_id),
                 std::to_string(worker_cap.value_or(std::numeric_limits<std::int64_t>::max())),
                 detail::IntervalLiteral(heartbeat_timeout)};
-  const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
-  if (!limited && !worker_cap) {
-    std::string sql = sql_->dequeue_ungated;
-    const std::string batch = std::to_string(batch_size);
-    for (auto at = sql.find("{batch}"); at != std::string::npos; at = sql.find("{batch}", at)) {
-      sql.replace(at, 7, batch);
-    }
-    return ParseJobs(driver_.Fetch(
-        sql, {std::move(params[1]), std::move(params[3]), std::move(params[5])}));
-  }
   if (!limited) return ParseJobs(driver_.Fetch(sql_->dequeue, params));
 
   // A statement's snapshot is taken when it starts, so two dequeues racing on
@@ -792,9 +799,8 @@ Queries::StatisticsState Queries::QueueStatistics() {
 
 void Queries::AnalyzeQueue(std::int64_t min_changes) {
   // A DO block takes no parameters: the one number goes in as a literal.
-  std::string sql = sql_->analyze_queue;
-  sql.replace(sql.find("$min$"), 5, std::to_string(std::max<std::int64_t>(min_changes, 0)));
-  driver_.Execute(sql);
+  driver_.Execute(
+      detail::WithLiteral(sql_->analyze_queue, "{min_changes}", std::max<std::int64_t>(min_changes, 0)));
 }
 
 bool Queries::AggregateLogs() {

@@ -101,16 +101,16 @@ struct ScheduleRow {
   JobStatus status = JobStatus::kQueued;
 };
 
-/// Producer operations. Needs only an Executor, so it works on the
-/// enqueue-only SyncDriver, a Driver, a pool lease, or a caller's
-/// transaction (see pgq/pqxx.h).
 /// The claim and completion statements as the worker prepares them (with
 /// $n parameters), by name: "claim" (no limits, no cap; `{batch}` stands
 /// for the batch size, which the worker writes in as a literal),
-/// "claim_gated" and "complete". For review (`pgq sql statements`) and for bench/pgbench,
-/// which runs a copy of them.
+/// "claim_gated" and "complete". For review (`pgq sql statements`) and for
+/// bench/pgbench, which runs a copy of them.
 std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings);
 
+/// Producer operations. Needs only an Executor, so it works on the
+/// enqueue-only SyncDriver, a Driver, a pool lease, or a caller's
+/// transaction (see pgq/pqxx.h).
 class ProducerQueries {
  public:
   ProducerQueries(Executor& executor, DBSettings settings);

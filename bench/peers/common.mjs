@@ -58,6 +58,23 @@ export function packageVersion(url) {
   return JSON.parse(readFileSync(new URL(url), 'utf8')).version;
 }
 
+// One connection for an adapter's own bookkeeping queries (counting what is left,
+// the server version), opened on first use. `pg` is the peer's own node-postgres.
+export function adminConnection(pg) {
+  let pool = null;
+  const get = (cfg) => (pool ??= new pg.Pool({ connectionString: cfg.dsn, max: 1 }));
+  return {
+    query: (cfg, text, params) => get(cfg).query(text, params),
+    async serverVersion(cfg) {
+      const { rows } = await get(cfg).query('SHOW server_version');
+      return rows[0].server_version;
+    },
+    async close() {
+      if (pool) await pool.end();
+    },
+  };
+}
+
 const commonDefaults = {
   strategy: 'drain',
   jobs: 100000, // drain

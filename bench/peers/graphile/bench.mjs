@@ -11,7 +11,7 @@
 import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 import pg from 'pg';
 
-import { main, packageVersion } from '../common.mjs';
+import { adminConnection, main, packageVersion } from '../common.mjs';
 
 const silent = new Logger(() => () => {});
 const TASK = 'noop';
@@ -29,11 +29,7 @@ function workerPreset(cfg) {
   return { worker };
 }
 
-let adminPool = null;
-function admin(cfg) {
-  adminPool ??= new pg.Pool({ connectionString: cfg.dsn, max: 1 });
-  return adminPool;
-}
+const admin = adminConnection(pg);
 
 const adapter = {
   name: 'graphile-worker',
@@ -56,7 +52,7 @@ const adapter = {
   async prepare(cfg) {
     await runMigrations({ connectionString: cfg.dsn, logger: silent });
     // A re-run on the same database starts from an empty queue.
-    await admin(cfg).query('DELETE FROM graphile_worker._private_jobs');
+    await admin.query(cfg, 'DELETE FROM graphile_worker._private_jobs');
   },
 
   async openProducer(cfg) {
@@ -106,20 +102,15 @@ const adapter = {
 
   // Jobs not yet completed (completing a job deletes it).
   async remaining(cfg) {
-    const { rows } = await admin(cfg).query(
+    const { rows } = await admin.query(
+      cfg,
       'SELECT count(*)::int AS n FROM graphile_worker._private_jobs',
     );
     return rows[0].n;
   },
 
-  async serverVersion(cfg) {
-    const { rows } = await admin(cfg).query('SHOW server_version');
-    return rows[0].server_version;
-  },
-
-  async close() {
-    if (adminPool) await adminPool.end();
-  },
+  serverVersion: admin.serverVersion,
+  close: admin.close,
 };
 
 await main(adapter);

@@ -13,7 +13,7 @@
 import PgBoss from 'pg-boss';
 import pg from 'pg';
 
-import { main, packageVersion } from '../common.mjs';
+import { adminConnection, main, packageVersion } from '../common.mjs';
 
 const QUEUE = 'noop';
 
@@ -29,11 +29,7 @@ async function startBoss(options) {
   return boss;
 }
 
-let adminPool = null;
-function admin(cfg) {
-  adminPool ??= new pg.Pool({ connectionString: cfg.dsn, max: 1 });
-  return adminPool;
-}
+const admin = adminConnection(pg);
 
 const adapter = {
   name: 'pg-boss',
@@ -120,21 +116,16 @@ const adapter = {
 
   // Jobs not yet completed (pg-boss keeps completed rows until its maintenance archives them).
   async remaining(cfg) {
-    const { rows } = await admin(cfg).query(
+    const { rows } = await admin.query(
+      cfg,
       "SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state < 'completed'",
       [QUEUE],
     );
     return rows[0].n;
   },
 
-  async serverVersion(cfg) {
-    const { rows } = await admin(cfg).query('SHOW server_version');
-    return rows[0].server_version;
-  },
-
-  async close() {
-    if (adminPool) await adminPool.end();
-  },
+  serverVersion: admin.serverVersion,
+  close: admin.close,
 };
 
 await main(adapter);

@@ -650,20 +650,21 @@ void QueueManager::Run(const RunOptions& options) {
       in_flight = static_cast<std::int64_t>(s.in_flight.size());
     }
     try {
-      if (options.mode == RunMode::kDrain && in_flight == 0 && !s.queries.HasQueuedWork(names)) {
-        s.log->info("drain: nothing queued or in flight");
-        break;
-      }
       std::chrono::milliseconds timeout = options.dequeue_timeout;
       if (capacity - in_flight < claim_threshold) {
         timeout = options.dequeue_timeout;  // woken when a handler finishes
       } else if (s.queries.HasQueuedWork(names, /*eligible_only=*/true)) {
-        timeout = 100ms;  // eligible work held back by limits, or a race
+        timeout = 100ms;  // eligible work held back by limits, or a peer claiming it now
       } else if (auto eta = s.queries.NextDeferredEta(names)) {
         timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*eta), 100ms,
                              options.dequeue_timeout);
       } else if (s.queries.HasQueuedWork(names)) {
         timeout = 100ms;
+      } else if (options.mode == RunMode::kDrain && in_flight == 0) {
+        // Decided on this last probe, not an earlier one: rows a peer was
+        // claiming looked queued then, and its claim sends no NOTIFY to wait for.
+        s.log->info("drain: nothing queued or in flight");
+        break;
       }
       s.WaitForWake(timeout);
     } catch (const std::exception& e) {

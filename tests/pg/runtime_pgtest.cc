@@ -148,6 +148,43 @@ TEST_F(RuntimeTest, DrainModeExitsWhenQueueIsEmpty) {
   EXPECT_FALSE(qm.Health().running);
 }
 
+TEST_F(RuntimeTest, DrainEndsWhenPeersClaimTheLastJobs) {
+  // A claim UPDATE sends no NOTIFY. A worker that saw the last queued rows
+  // while a peer was claiming them must not then wait for a wake-up that never
+  // comes: its drain ends once nothing is queued, not dequeue_timeout later.
+  constexpr auto kDequeueTimeout = 60s;
+  for (int round = 0; round < 8; ++round) {
+    EnqueueMany("shared", 300);
+    std::vector<std::unique_ptr<ConnectionDriver>> drivers;
+    std::vector<std::unique_ptr<QueueManager>> managers;
+    std::atomic<int> runs{0};
+    for (int i = 0; i < 4; ++i) {
+      drivers.push_back(NewDriver());
+      managers.push_back(std::make_unique<QueueManager>(*drivers.back(), settings()));
+      managers.back()->Entrypoint("shared", [&](JobContext&) { ++runs; });
+    }
+    auto options = Drain(2);
+    options.dequeue_timeout = kDequeueTimeout;
+    options.statistics_check_interval = 0ms;
+    std::vector<std::chrono::steady_clock::duration> took(managers.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < managers.size(); ++i) {
+      threads.emplace_back([&, i] {
+        const auto t0 = std::chrono::steady_clock::now();
+        managers[i]->Run(options);
+        took[i] = std::chrono::steady_clock::now() - t0;
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(runs.load(), 300) << "round " << round;
+    for (std::size_t i = 0; i < took.size(); ++i) {
+      // Not a speed check: a worker that waited for a wake-up took kDequeueTimeout.
+      ASSERT_LT(took[i], kDequeueTimeout / 2) << "round " << round << ", worker " << i;
+    }
+  }
+  EXPECT_EQ(QueueRows(), 0);
+}
+
 TEST_F(RuntimeTest, BulkEnqueueIsAnalyzedBeforeTheFirstClaim) {
   // Without statistics the claim sorts the whole backlog; the worker refreshes
   // them before claiming. Autovacuum is off for this table, so only it can.

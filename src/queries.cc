@@ -50,7 +50,7 @@ struct SqlText {
   std::string enqueue_raise, enqueue_skip, live_dedupe_keys, queue_size;
   std::string dequeue, dequeue_ungated, complete, retry, release, requeue, list_failed_newest,
       list_failed_oldest, heartbeat;
-  std::string queued_work, eligible_work, next_eta, job_status, queue_lag;
+  std::string queue_probe, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
   std::string statistics_state, analyze_queue;
   std::string delete_entrypoints, truncate_queue, delete_stats, truncate_stats, delete_log,
@@ -111,10 +111,10 @@ std::string Aggregate(const DBSettings& s, bool locked) {
          "SELECT won FROM guard";
 }
 
-// `sql` with every `placeholder` replaced by `value`, for the few numbers
-// that are written into a statement instead of bound (see Dequeue, below).
-std::string WithLiteral(std::string sql, std::string_view placeholder, std::int64_t value) {
-  const std::string text = std::to_string(value);
+// `sql` with every `placeholder` replaced by `text` (SQL, e.g. a quoted
+// literal), for the few values written into a statement instead of bound
+// (see Dequeue, below).
+std::string WithText(std::string sql, std::string_view placeholder, std::string_view text) {
   for (auto at = sql.find(placeholder); at != std::string::npos;
        at = sql.find(placeholder, at + text.size())) {
     sql.replace(at, placeholder.size(), text);
@@ -122,23 +122,29 @@ std::string WithLiteral(std::string sql, std::string_view placeholder, std::int6
   return sql;
 }
 
+std::string WithLiteral(std::string sql, std::string_view placeholder, std::int64_t value) {
+  return WithText(std::move(sql), placeholder, std::to_string(value));
+}
+
 // Dequeue (spec 3.2).
 //   gated:   $1 batch, $2 entrypoints, $3 limits (0 = none), $4 worker id,
 //            $5 per-worker cap, $6 heartbeat timeout.
-//   ungated: {batch} (a literal), $1 entrypoints, $2 worker id, $3 heartbeat
-//            timeout; for when no entrypoint has a limit and there is no cap.
-//            The counts of the gated form could not change the outcome then,
-//            and they cost one visit per job in flight across the fleet per
-//            claim. With the batch size a literal, PostgreSQL's plan cache
-//            settles on one generic plan instead of planning every claim (a
-//            bound LIMIT is estimated at a tenth of the table, so custom plans
-//            always looked cheaper): planning was 0.4 of 0.8 ms per claim.
+//   ungated: {batch}, {entrypoints} and {heartbeat_timeout}, written in as
+//            literals by Queries::Dequeue, and $1 worker id; for when no
+//            entrypoint has a limit and there is no cap. The counts of the
+//            gated form could not change the outcome then, and they cost one
+//            visit per job in flight across the fleet per claim. The literals
+//            let PostgreSQL's plan cache settle on one generic plan (the worker
+//            id only fills a column, so it cannot change the plan). With them
+//            bound it kept choosing custom plans (a bound LIMIT is estimated at
+//            a tenth of the table, a bound array at ten entrypoints) and planned
+//            every claim: 0.4 of 0.8 ms per claim of 10, 1 ms per claim of 500.
 std::string Dequeue(const DBSettings& s, bool gated) {
   const std::string q = s.QueueTable();
   const std::string batch = gated ? "$1::bigint" : "{batch}::bigint";
-  const std::string entrypoints = gated ? "$2::text[]" : "$1::text[]";
-  const std::string worker = gated ? "$4::uuid" : "$2::uuid";
-  const std::string timeout = gated ? "$6::interval" : "$3::interval";
+  const std::string entrypoints = gated ? "$2::text[]" : "{entrypoints}::text[]";
+  const std::string worker = gated ? "$4::uuid" : "$1::uuid";
+  const std::string timeout = gated ? "$6::interval" : "{heartbeat_timeout}::interval";
   const std::string below_cap = "(SELECT n FROM worker_load) < $5::bigint";
   std::string sql = "WITH ";
   if (gated) {
@@ -333,22 +339,23 @@ SqlText::SqlText(const DBSettings& s) {
   list_failed_oldest = list_failed + "ASC, j.id ASC LIMIT $1::bigint";
   heartbeat = "UPDATE " + q + " SET heartbeat = NOW() WHERE id = ANY($1::bigint[])";
 
-  queued_work = "SELECT count(*) AS n FROM (SELECT 1 FROM " + q +
-                " WHERE entrypoint = ANY($1::text[]) AND status = 'queued' LIMIT 1) s";
-  eligible_work = "SELECT count(*) AS n FROM (SELECT 1 FROM " + q +
-                  " WHERE entrypoint = ANY($1::text[]) AND status = 'queued'"
-                  " AND execute_after <= NOW() LIMIT 1) s";
-  next_eta = "SELECT " + Epoch("min(n.execute_after) - NOW()") +
-             " AS eta_us\n"
-             "FROM unnest($1::text[]) AS e(entrypoint)\n"
-             "CROSS JOIN LATERAL (\n"
-             "    SELECT execute_after FROM " +
-             q +
-             "\n"
-             "    WHERE entrypoint = e.entrypoint AND status = 'queued' AND execute_after > "
-             "NOW()\n"
-             "    ORDER BY execute_after LIMIT 1\n"
-             ") n";
+  // One round trip answers all the idle worker asks: is anything eligible
+  // now, is anything queued at all, and when does the next deferred job
+  // become eligible. Each part is an index probe of at most one row per
+  // entrypoint (the partial *_ep_ea_idx).
+  queue_probe =
+      "SELECT EXISTS (SELECT 1 FROM " + q +
+      " WHERE entrypoint = ANY($1::text[]) AND status = 'queued'"
+      " AND execute_after <= NOW()) AS eligible,\n"
+      "       EXISTS (SELECT 1 FROM " + q +
+      " WHERE entrypoint = ANY($1::text[]) AND status = 'queued') AS queued,\n"
+      "       (SELECT " + Epoch("min(n.execute_after) - NOW()") +
+      "\n        FROM unnest($1::text[]) AS e(entrypoint)\n"
+      "        CROSS JOIN LATERAL (\n"
+      "            SELECT execute_after FROM " + q +
+      "\n            WHERE entrypoint = e.entrypoint AND status = 'queued' AND execute_after > NOW()\n"
+      "            ORDER BY execute_after LIMIT 1\n"
+      "        ) n) AS eta_us";
   job_status = "SELECT DISTINCT ON (job_id) job_id, status::text AS status FROM " + log +
                "\nWHERE job_id = ANY($1::bigint[]) ORDER BY job_id, created DESC, id DESC";
 
@@ -661,9 +668,13 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
   }
   const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
   if (!limited && !worker_cap) {
-    return ParseJobs(driver_.Fetch(detail::WithLiteral(sql_->dequeue_ungated, "{batch}", batch_size),
-                                   {ArrayLiteral(names), std::string(queue_manager_id),
-                                    detail::IntervalLiteral(heartbeat_timeout)}));
+    // All but the worker id written in as literals (see Dequeue in the SQL
+    // section); the text stays the same for the whole run.
+    std::string sql = detail::WithLiteral(sql_->dequeue_ungated, "{batch}", batch_size);
+    sql = detail::WithText(std::move(sql), "{entrypoints}", detail::QuoteLiteral(ArrayLiteral(names)));
+    sql = detail::WithText(std::move(sql), "{heartbeat_timeout}",
+                           detail::QuoteLiteral(detail::IntervalLiteral(heartbeat_timeout)));
+    return ParseJobs(driver_.Fetch(sql, {std::string(queue_manager_id)}));
   }
   Params params{std::to_string(batch_size), ArrayLiteral(names), ArrayLiteral(limits),
                 std::string(queue_manager_id),
@@ -686,21 +697,8 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
                        detail::QuoteLiteral(ArrayLiteral(locked)) +
                        "::text[]) AS e ORDER BY 1) AS keys;\n" +
                        sql_->dequeue;
-  // Inline the parameters as literals (a multi-statement query cannot bind),
-  // in one pass so that a value containing "$1" is never substituted again.
-  std::string inlined;
-  inlined.reserve(script.size() + 256);
-  for (std::size_t i = 0; i < script.size(); ++i) {
-    if (script[i] == '$' && i + 1 < script.size() && script[i + 1] >= '1' &&
-        script[i + 1] <= '9' && static_cast<std::size_t>(script[i + 1] - '0') <= params.size()) {
-      inlined += detail::QuoteLiteral(*params[static_cast<std::size_t>(script[i + 1] - '1')]);
-      ++i;
-    } else {
-      inlined.push_back(script[i]);
-    }
-  }
-  script.swap(inlined);
-  return ParseJobs(driver_.Fetch(script));
+  // A multi-statement query cannot bind: the parameters go in as literals.
+  return ParseJobs(driver_.Fetch(detail::InlineParams(script, params)));
 }
 
 void Queries::Complete(const std::vector<Completion>& completions) {
@@ -760,18 +758,25 @@ void Queries::Heartbeat(const std::vector<JobId>& ids) {
   driver_.Execute(sql_->heartbeat, {ArrayLiteral(unique)});
 }
 
+Queries::QueueProbe Queries::ProbeQueue(const std::vector<std::string>& entrypoints) {
+  auto rows = driver_.Fetch(sql_->queue_probe, {ArrayLiteral(entrypoints)});
+  QueueProbe probe;
+  probe.eligible = rows.Text(0, "eligible") == "t";
+  probe.queued = rows.Text(0, "queued") == "t";
+  if (const auto& eta = rows.At(0, "eta_us")) {
+    probe.next_eta = std::chrono::microseconds(detail::ParseInt64(*eta));
+  }
+  return probe;
+}
+
 bool Queries::HasQueuedWork(const std::vector<std::string>& entrypoints, bool eligible_only) {
-  auto rows = driver_.Fetch(eligible_only ? sql_->eligible_work : sql_->queued_work,
-                            {ArrayLiteral(entrypoints)});
-  return rows.Int(0, "n") > 0;
+  const auto probe = ProbeQueue(entrypoints);
+  return eligible_only ? probe.eligible : probe.queued;
 }
 
 std::optional<std::chrono::microseconds> Queries::NextDeferredEta(
     const std::vector<std::string>& entrypoints) {
-  auto rows = driver_.Fetch(sql_->next_eta, {ArrayLiteral(entrypoints)});
-  const auto& cell = rows.At(0, "eta_us");
-  if (!cell) return std::nullopt;
-  return std::chrono::microseconds(detail::ParseInt64(*cell));
+  return ProbeQueue(entrypoints).next_eta;
 }
 
 std::vector<std::pair<JobId, JobStatus>> Queries::JobStatuses(const std::vector<JobId>& ids) {

@@ -149,6 +149,11 @@ struct QueueManager::Impl {
   std::unordered_map<JobId, InFlight> in_flight;
   std::deque<Job> work;  // claimed, not yet started
   bool accepting = true;
+  bool waiting_for_room = false;  // the dispatcher waits for handlers to finish
+  // Local backpressure, set by Run(): never hold more claimed jobs than can
+  // start soon, and claim only when a whole batch fits.
+  std::int64_t capacity = 0;
+  std::int64_t claim_threshold = 0;
   std::condition_variable work_cv;
 
   // Completions waiting for the flusher; guarded by completions_mu.
@@ -195,6 +200,7 @@ struct QueueManager::Impl {
     std::unique_lock lock(mu);
     cv.wait_for(lock, timeout, [&] { return wake || stop.load(); });
     wake = false;
+    waiting_for_room = false;
   }
 
   void OnNotification(const Notification& n) {
@@ -412,12 +418,23 @@ struct QueueManager::Impl {
         cancel = f.cancel.get_token();
       }
       Execute(job, cancel);
+      bool notify = false;
       {
         std::scoped_lock lock(mu);
         in_flight.erase(job.id);
-        wake = true;
+        const auto left = static_cast<std::int64_t>(in_flight.size());
+        // Wake the dispatcher when it waits for room and a batch fits now, or
+        // in drain mode once nothing is in flight (it may be done). Waking it
+        // for every finished job cost a claim and a probe per job when idle.
+        if ((waiting_for_room && capacity - left >= claim_threshold) ||
+            (left == 0 && options.mode == RunMode::kDrain)) {
+          waiting_for_room = false;
+          wake = true;
+        }
+        // Shutdown waits on cv for in_flight to empty.
+        notify = wake || left == 0;
       }
-      cv.notify_all();
+      if (notify) cv.notify_all();
     }
   }
 
@@ -477,6 +494,7 @@ struct QueueManager::Impl {
     retry_context["reason"] = reason;
     try {
       queries.Retry(job.id, delay, TracebackJson(job, id, type, message, trace, retry_context.dump()));
+      Wake();  // the requeue sends no NOTIFY; the dispatcher's probe learns when it is due
     } catch (const std::exception& e) {
       // The row stays picked; once heartbeats stop it is taken over after
       // heartbeat_timeout, so the job still runs again.
@@ -569,9 +587,10 @@ void QueueManager::Run(const RunOptions& options) {
       options.handler_threads
           ? options.handler_threads
           : static_cast<std::size_t>(options.max_concurrent_tasks.value_or(2 * options.batch_size));
-  // Local backpressure: never hold more claimed jobs than can start soon.
-  const std::int64_t capacity = static_cast<std::int64_t>(threads) + options.batch_size;
-  const std::int64_t claim_threshold = std::min(options.batch_size, capacity);
+  s.capacity = static_cast<std::int64_t>(threads) + options.batch_size;
+  s.claim_threshold = std::min(options.batch_size, s.capacity);
+  const std::int64_t capacity = s.capacity;
+  const std::int64_t claim_threshold = s.claim_threshold;
   const auto limits = s.Limits();
   s.has_limited_entrypoints = std::any_of(limits.begin(), limits.end(),
                                           [](const auto& l) { return l.concurrency_limit > 0; });
@@ -626,6 +645,7 @@ void QueueManager::Run(const RunOptions& options) {
         failed = true;
         break;
       }
+      const bool partial = static_cast<std::int64_t>(jobs.size()) < std::min(free, options.batch_size);
       if (jobs.empty()) break;
       {
         std::scoped_lock lock(s.mu);
@@ -637,6 +657,10 @@ void QueueManager::Run(const RunOptions& options) {
         }
       }
       s.work_cv.notify_all();
+      // Fewer than asked for: the rest of the queue is locked, deferred or
+      // empty, and claiming again at once would only find the same. An
+      // INSERT's NOTIFY or the probe below decides when to look again.
+      if (partial) break;
     }
     if (s.stop) break;
     if (failed) {
@@ -645,24 +669,29 @@ void QueueManager::Run(const RunOptions& options) {
       continue;
     }
     std::int64_t in_flight = 0;
+    bool full = false;
     {
+      // Checked and flagged under one lock: the handler that makes room for
+      // a batch sees the flag and wakes us.
       std::scoped_lock lock(s.mu);
       in_flight = static_cast<std::int64_t>(s.in_flight.size());
+      full = capacity - in_flight < claim_threshold;
+      s.waiting_for_room = full;
     }
     try {
       std::chrono::milliseconds timeout = options.dequeue_timeout;
-      if (capacity - in_flight < claim_threshold) {
-        timeout = options.dequeue_timeout;  // woken when a handler finishes
-      } else if (s.queries.HasQueuedWork(names, /*eligible_only=*/true)) {
+      if (full) {
+        // Waits for room.
+      } else if (const auto probe = s.queries.ProbeQueue(names); probe.eligible) {
         timeout = 100ms;  // eligible work held back by limits, or a peer claiming it now
-      } else if (auto eta = s.queries.NextDeferredEta(names)) {
-        timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*eta), 100ms,
-                             options.dequeue_timeout);
-      } else if (s.queries.HasQueuedWork(names)) {
+      } else if (probe.next_eta) {
+        timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*probe.next_eta),
+                             100ms, options.dequeue_timeout);
+      } else if (probe.queued) {
         timeout = 100ms;
       } else if (options.mode == RunMode::kDrain && in_flight == 0) {
-        // Decided on this last probe, not an earlier one: rows a peer was
-        // claiming looked queued then, and its claim sends no NOTIFY to wait for.
+        // Decided on this probe, not an earlier one: rows a peer was claiming
+        // looked queued then, and its claim sends no NOTIFY to wait for.
         s.log->info("drain: nothing queued or in flight");
         break;
       }

@@ -35,7 +35,11 @@ std::int64_t ParseInt64(std::string_view text);
 
 /// Double-quoted SQL identifier.
 std::string QuoteIdent(std::string_view ident);
-/// Single-quoted SQL string literal.
+/// SQL string literal: '...' with quotes doubled, or E'...' when the text
+/// holds a backslash (read the same whatever standard_conforming_strings is).
 std::string QuoteLiteral(std::string_view text);
+/// `sql` with $1..$9 (outside quotes) replaced by the params as literals
+/// (NULL for nullopt), in one pass: a value holding "$2" stays as it is.
+std::string InlineParams(std::string_view sql, const std::vector<std::optional<std::string>>& params);
 
 }  // namespace pgq::detail

@@ -18,9 +18,9 @@ flatten() { tr -s ' \n\t' '   ' | sed -e 's/^ //; s/ $//; s/( /(/g; s/ )/)/g'; }
 
 # The claim up to its final SELECT (which the script replaces by one row for \gset).
 want_claim=$(statement claim | sed '/^SELECT claimed\.id/,$d' |
-  sed -e 's/{batch}::bigint/:batch::bigint/g' -e "s/\\\$1::text\\[\\]/'{bench}'::text[]/g" \
-    -e "s/\\\$2::uuid/lpad(to_hex(:client_id::int), 32, '0')::uuid/g" \
-    -e "s/\\\$3::interval/'30 seconds'::interval/g" | flatten)
+  sed -e 's/{batch}::bigint/:batch::bigint/g' -e "s/{entrypoints}::text\\[\\]/'{bench}'::text[]/g" \
+    -e "s/\\\$1::uuid/lpad(to_hex(:client_id::int), 32, '0')::uuid/g" \
+    -e "s/{heartbeat_timeout}::interval/'30.000000 seconds'::interval/g" | flatten)
 have_claim=$(sed -n '/^WITH available AS (/,/^SELECT COALESCE(array_agg/p' "$script" |
   sed '$d' | flatten)
 

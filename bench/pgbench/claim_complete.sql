@@ -1,18 +1,17 @@
 -- One pgbench transaction = one claim of :batch jobs with pgq's dequeue statement, then one
 -- completion of exactly those jobs with pgq's completion statement (both autocommit, as the
--- worker runs them). ci/bench writes the batch size in for :batch (the worker inlines it
--- as a literal, so both get one generic plan) and runs it with -M prepared (the other
--- variables become bound parameters); it pre-fills the queue so that every claim finds a
--- full batch.
+-- worker runs them). ci/bench writes the batch size in for :batch (the worker writes it,
+-- the entrypoints and the heartbeat timeout in as literals, so both get one generic plan)
+-- and runs it with -M prepared (the other variables become bound parameters); it
+-- pre-fills the queue so that every claim finds a full batch.
 --
 -- The two statements are pgq's own (`pgq sql statements`: "claim", the form the worker runs
 -- when no entrypoint has a concurrency limit and max_concurrent_tasks is unset, and
 -- "complete"; spec 3.2 and 3.3) for the default names pgqueuer / pgqueuer_log /
 -- pgqueuer_status, with the parameters filled in the way the worker binds them:
---   claim     {batch} batch size -> :batch (a literal, see above)
---             $1 entrypoints     -> '{bench}'
---             $2 worker id       -> a uuid made from pgbench's :client_id (one per client)
---             $3 heartbeat timeout -> '30 seconds'
+--   claim     literals: {batch} -> :batch (see above), {entrypoints} -> '{bench}',
+--             {heartbeat_timeout} -> '30.000000 seconds' (the default, as the worker writes it)
+--             $1 worker id       -> a uuid made from pgbench's :client_id (one per client)
 --   complete  $1 ids, $2 statuses ('successful'), $3 tracebacks (NULL), all from the claim.
 -- Only the claim's final SELECT differs: instead of returning one row per job it returns one
 -- row for \gset (the id, status and traceback arrays the worker would bind next), and it
@@ -34,8 +33,8 @@ WITH available AS (
 ), next_stale AS (
     SELECT id, priority, TRUE AS stale FROM pgqueuer
     WHERE entrypoint = ANY('{bench}'::text[]) AND status = 'picked'
-      AND heartbeat < NOW() - '30 seconds'::interval AND execute_after < NOW()
-      AND updated < NOW() - '30 seconds'::interval
+      AND heartbeat < NOW() - '30.000000 seconds'::interval AND execute_after < NOW()
+      AND updated < NOW() - '30.000000 seconds'::interval
     ORDER BY priority DESC, id ASC
     LIMIT :batch::bigint
     FOR UPDATE SKIP LOCKED

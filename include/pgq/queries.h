@@ -102,8 +102,9 @@ struct ScheduleRow {
 };
 
 /// The claim and completion statements as the worker prepares them (with
-/// $n parameters), by name: "claim" (no limits, no cap; `{batch}` stands
-/// for the batch size, which the worker writes in as a literal),
+/// $n parameters), by name: "claim" (no limits, no cap; the worker writes
+/// the batch size, the entrypoint array and the heartbeat timeout in as
+/// literals for `{batch}`, `{entrypoints}` and `{heartbeat_timeout}`),
 /// "claim_gated" and "complete". For review (`pgq sql statements`) and for
 /// bench/pgbench, which runs a copy of them.
 std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings);
@@ -174,8 +175,16 @@ class Queries : public ProducerQueries {
   /// `queue_manager_id` are touched. Returns the count.
   std::int64_t Release(const std::vector<JobId>& ids, std::string_view queue_manager_id);
 
-  /// 1 if any queued job of these entrypoints exists (eligible_only: with
-  /// execute_after <= NOW()), else 0.
+  /// What is queued for these entrypoints, in one round trip.
+  struct QueueProbe {
+    bool eligible = false;  ///< a queued job with execute_after <= NOW()
+    bool queued = false;    ///< any queued job, deferred or not
+    /// Time until the next deferred queued job becomes eligible, if any.
+    std::optional<std::chrono::microseconds> next_eta;
+  };
+  QueueProbe ProbeQueue(const std::vector<std::string>& entrypoints);
+  /// Whether any queued job of these entrypoints exists (eligible_only: with
+  /// execute_after <= NOW()).
   bool HasQueuedWork(const std::vector<std::string>& entrypoints,
                      bool eligible_only = false);
   /// Time until the next deferred queued job becomes eligible, if any.

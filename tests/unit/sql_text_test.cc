@@ -326,8 +326,22 @@ TEST(QuoteTest, LiteralDoublesSingleQuotes) {
   EXPECT_EQ(QuoteLiteral("it's"), "'it''s'");
   EXPECT_EQ(QuoteLiteral("''"), "''''''");
   EXPECT_EQ(QuoteLiteral(""), "''");
-  // Double quotes and backslashes pass through (standard_conforming_strings).
-  EXPECT_EQ(QuoteLiteral("a\"b\\c"), "'a\"b\\c'");
+  EXPECT_EQ(QuoteLiteral("a\"b"), "'a\"b'");
+  // A backslash makes it an E'' literal with backslashes doubled, which reads
+  // the same with standard_conforming_strings on or off.
+  EXPECT_EQ(QuoteLiteral("a\\'c"), "E'a\\\\''c'");
+}
+
+TEST(QuoteTest, InlineParamsReplacesPlaceholdersOutsideQuotesOnce) {
+  using detail::InlineParams;
+  EXPECT_EQ(InlineParams("SELECT $1::text[], $2, $3", {"{a,b}", "it's", std::nullopt}),
+            "SELECT '{a,b}'::text[], 'it''s', NULL");
+  // A value that looks like a placeholder is not substituted again.
+  EXPECT_EQ(InlineParams("SELECT $1, $2", {"$2", "x"}), "SELECT '$2', 'x'");
+  // Quoted text, $10 and placeholders without a value stay as they are.
+  EXPECT_EQ(InlineParams("SELECT '$1', \"a$1\", $10, $3", {"v", "w"}),
+            "SELECT '$1', \"a$1\", $10, $3");
+  EXPECT_EQ(InlineParams("SELECT 'it''s $1', $1", {"v"}), "SELECT 'it''s $1', 'v'");
 }
 
 }  // namespace

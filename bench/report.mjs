@@ -30,7 +30,10 @@ const ms = (n) => (n == null ? '–' : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const mb = (kb) => (kb == null ? '–' : (kb / 1024).toFixed(1));
 const ok = (r) => r && !r.error && r.rate != null;
 const rate = (r) => (ok(r) ? r.rate : null);
-const value = (r) => (r == null ? 'not run' : r.error ? r.error : fmt(r.rate));
+// With several rounds: the median round, then the lowest and highest.
+const spread = (r) =>
+  r.runs?.length > 1 ? ` (${fmt(Math.min(...r.runs))}–${fmt(Math.max(...r.runs))})` : '';
+const value = (r) => (r == null ? 'not run' : r.error ? r.error : fmt(r.rate) + spread(r));
 
 function best(names) {
   let top = null;
@@ -194,6 +197,9 @@ lines.push(
 lines.push(
   `Run: ${machine.date ?? '?'}, ${machine.quick ? 'quick (PGQ_BENCH_QUICK=1)' : 'full'}; ` +
     `drains of ${jobs} jobs, sustained runs of ${secs} s with ${shape}; ` +
+    (machine.rounds > 1
+      ? `${machine.rounds} rounds, each value the median round (lowest–highest), ratios of medians; `
+      : '') +
     `graphile best = ${gDrain?.name ?? '–'} (drain), ${gThr?.name ?? '–'} (sustained).`,
 );
 const loadLog = join(dir, 'load.log');

@@ -197,6 +197,33 @@ TEST_F(QueriesTest, DequeueOrdersByPriorityThenIdAndLogsPicks) {
   EXPECT_EQ(QueueRows("status = 'picked' AND queue_manager_id = '" + worker + "'"), 3);
 }
 
+TEST_F(QueriesTest, ClaimWritesAnyEntrypointNameInAsALiteral) {
+  // The unlimited claim carries the entrypoint names as a literal, not a
+  // parameter: quotes, backslashes, commas, braces and "$1" must still only
+  // ever match themselves, with standard_conforming_strings on or off.
+  const std::vector<std::string> names = {"it's", "back\\slash", "a,b", "{x}", "$1", "\"q\""};
+  std::vector<EntrypointLimit> wanted;
+  for (const auto& name : names) wanted.push_back({name, 0});
+  q().Enqueue({MakeJob("other"), MakeJob("back\\\\slash")});
+  for (const char* conforming : {"off", "on"}) {
+    SCOPED_TRACE(std::string("standard_conforming_strings = ") + conforming);
+    std::vector<NewJob> jobs;
+    for (const auto& name : names) jobs.push_back(MakeJob(name));
+    q().Enqueue(jobs);
+    ConnectionDriver driver(Options());
+    driver.Execute("SET escape_string_warning = off");
+    driver.Execute(std::string("SET standard_conforming_strings = ") + conforming);
+    Queries queries(driver, settings());
+    std::multiset<std::string> got;
+    for (const auto& job : queries.Dequeue(100, wanted, Worker(), std::nullopt, kHeartbeatTimeout)) {
+      got.insert(job.entrypoint);
+    }
+    EXPECT_EQ(got, std::multiset<std::string>(names.begin(), names.end()));
+  }
+  // Neither the unrelated entrypoint nor the one with a doubled backslash was claimed.
+  EXPECT_EQ(QueueRows("status = 'queued'"), 2);
+}
+
 TEST_F(QueriesTest, DeferredJobsWaitForExecuteAfter) {
   auto later = MakeJob("later");
   later.execute_after = std::chrono::hours(1);

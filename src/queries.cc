@@ -670,10 +670,11 @@ std::vector<Job> Queries::Dequeue(std::int64_t batch_size,
   if (!limited && !worker_cap) {
     // All but the worker id written in as literals (see Dequeue in the SQL
     // section); the text stays the same for the whole run.
+    // The names go in last, so text inside them is never taken for a placeholder.
     std::string sql = detail::WithLiteral(sql_->dequeue_ungated, "{batch}", batch_size);
-    sql = detail::WithText(std::move(sql), "{entrypoints}", detail::QuoteLiteral(ArrayLiteral(names)));
     sql = detail::WithText(std::move(sql), "{heartbeat_timeout}",
                            detail::QuoteLiteral(detail::IntervalLiteral(heartbeat_timeout)));
+    sql = detail::WithText(std::move(sql), "{entrypoints}", detail::QuoteLiteral(ArrayLiteral(names)));
     return ParseJobs(driver_.Fetch(sql, {std::string(queue_manager_id)}));
   }
   Params params{std::to_string(batch_size), ArrayLiteral(names), ArrayLiteral(limits),

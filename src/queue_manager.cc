@@ -109,6 +109,10 @@ struct InFlight {
   std::stop_source cancel;
   bool started = false;
   std::string entrypoint;
+  // Claims of this id not yet finished here: 2 when a retried job is claimed
+  // again before its previous run has left (its requeue is written first, so
+  // a drain never sees it neither queued nor in flight).
+  int runs = 0;
 };
 
 }  // namespace
@@ -414,15 +418,19 @@ struct QueueManager::Impl {
         job = std::move(work.front());
         work.pop_front();
         auto& f = in_flight[job.id];
+        if (f.started) f.cancel = std::stop_source();  // a new run; the previous one keeps its token
         f.started = true;
         cancel = f.cancel.get_token();
       }
-      Execute(job, cancel);
+      const bool requeued = Execute(job, cancel);
       bool notify = false;
       {
         std::scoped_lock lock(mu);
-        in_flight.erase(job.id);
+        LeaveInFlight(job.id);
         const auto left = static_cast<std::int64_t>(in_flight.size());
+        // A requeue sends no NOTIFY: wake the dispatcher so its probe learns
+        // when the job is due.
+        if (requeued) wake = true;
         // Wake the dispatcher when it waits for room and a batch fits now, or
         // in drain mode once nothing is in flight (it may be done). Waking it
         // for every finished job cost a claim and a probe per job when idle.
@@ -438,7 +446,17 @@ struct QueueManager::Impl {
     }
   }
 
-  void Execute(const Job& job, const std::stop_token& cancel) {
+  // Ends one run of `job_id` (mu held).
+  void LeaveInFlight(JobId job_id) {
+    if (auto it = in_flight.find(job_id); it != in_flight.end() && --it->second.runs <= 0) {
+      in_flight.erase(it);
+    }
+  }
+
+  // Runs the handler and records its outcome; true when the job went back
+  // to the queue for a retry.
+  bool Execute(const Job& job, const std::stop_token& cancel) {
+    bool requeued = false;
     const auto& entry = entrypoints.at(job.entrypoint);
     const bool urgent = entry.options.concurrency_limit > 0;
     const auto started = SteadyClock::now();
@@ -447,13 +465,13 @@ struct QueueManager::Impl {
     if (cancel.stop_requested()) {
       AddCompletion({job.id, JobStatus::kCanceled, std::nullopt}, urgent);
       observer->OnJobFinished(job.entrypoint, "canceled", {});
-      return;
+      return false;
     }
     auto fail = [&](const std::string& type, const std::string& message, bool permanent) {
       const std::string trace = type + ": " + message;
       if (!permanent && entry.options.retry) {
         if (auto delay = entry.options.retry->DelayAfter(job.attempts)) {
-          Retry(job, *delay, type, message, trace, message);
+          requeued = Retry(job, *delay, type, message, trace, message);
           outcome = "retried";
           return;
         }
@@ -472,7 +490,7 @@ struct QueueManager::Impl {
                     urgent);
       outcome = canceled ? "canceled" : "successful";
     } catch (const RetryRequested& r) {
-      Retry(job, r.delay(), "pgq::RetryRequested", r.what(),
+      requeued = Retry(job, r.delay(), "pgq::RetryRequested", r.what(),
             std::string("pgq::RetryRequested: ") + r.what(), r.reason());
       outcome = "retried";
     } catch (const PermanentFailure& e) {
@@ -484,9 +502,10 @@ struct QueueManager::Impl {
     }
     observer->OnJobFinished(job.entrypoint, outcome,
                             std::chrono::duration<double>(SteadyClock::now() - started));
+    return requeued;
   }
 
-  void Retry(const Job& job, std::chrono::microseconds delay, const std::string& type,
+  bool Retry(const Job& job, std::chrono::microseconds delay, const std::string& type,
              const std::string& message, const std::string& trace, const std::string& reason) {
     nlohmann::ordered_json retry_context;
     retry_context["attempt"] = job.attempts + 1;
@@ -494,11 +513,12 @@ struct QueueManager::Impl {
     retry_context["reason"] = reason;
     try {
       queries.Retry(job.id, delay, TracebackJson(job, id, type, message, trace, retry_context.dump()));
-      Wake();  // the requeue sends no NOTIFY; the dispatcher's probe learns when it is due
+      return true;
     } catch (const std::exception& e) {
       // The row stays picked; once heartbeats stop it is taken over after
       // heartbeat_timeout, so the job still runs again.
       log->error("could not put job {} back for a retry: {}", job.id, e.what());
+      return false;
     }
   }
 };
@@ -535,7 +555,12 @@ void QueueManager::Entrypoint(const std::string& name, Handler handler, Entrypoi
 }
 
 void QueueManager::Stop() noexcept {
-  impl_->stop = true;
+  {
+    // Under mu: a notify between WaitForWake's check and its sleep would be
+    // lost, and the loop would see the stop only dequeue_timeout later.
+    std::scoped_lock lock(impl_->mu);
+    impl_->stop = true;
+  }
   impl_->draining = true;
   impl_->cv.notify_all();
 }
@@ -650,7 +675,9 @@ void QueueManager::Run(const RunOptions& options) {
       {
         std::scoped_lock lock(s.mu);
         for (auto& job : jobs) {
-          s.in_flight[job.id].entrypoint = job.entrypoint;
+          auto& f = s.in_flight[job.id];
+          f.entrypoint = job.entrypoint;
+          ++f.runs;
           s.observer->OnJobsClaimed(job.entrypoint, 1);
           if (job.rescued) s.observer->OnJobRescued(job.entrypoint);
           s.work.push_back(std::move(job));
@@ -712,7 +739,7 @@ void QueueManager::Run(const RunOptions& options) {
     s.accepting = false;
     for (const auto& job : s.work) {
       unstarted.push_back(job.id);
-      s.in_flight.erase(job.id);
+      s.LeaveInFlight(job.id);
     }
     s.work.clear();
   }

@@ -155,6 +155,20 @@ TEST_F(DriverTest, ConninfoIsReadAgainOnReconnect) {
   EXPECT_EQ(reads.load(), 2);
 }
 
+TEST_F(DriverTest, ConnectionsTalkUtf8WhateverTheClientEncodingAsked) {
+  // In SJIS a 0x5C byte may be the second half of a character, and then a
+  // backslash-escaped literal pgq writes could end early.
+  ConnectionOptions options;
+  options.conninfo = [&] {
+    if (dsn_.rfind("postgres", 0) != 0) return dsn_ + " client_encoding=SJIS";  // key=value
+    return dsn_ + (dsn_.find('?') == std::string::npos ? "?" : "&") + "client_encoding=SJIS";
+  };
+  ConnectionDriver driver(options);
+  EXPECT_EQ(driver.Fetch("SHOW client_encoding").Text(0, "client_encoding"), "UTF8");
+  EXPECT_EQ(driver.Fetch("SELECT $1::text AS t", {"b\u00e4ck\\slash"}).Text(0, "t"),
+            "b\u00e4ck\\slash");
+}
+
 TEST_F(DriverTest, SyncDriverEnqueuesAndReadsQueueSize) {
   Install();
   SyncDriver driver(Options());

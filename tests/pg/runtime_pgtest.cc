@@ -395,6 +395,55 @@ TEST_F(RuntimeTest, HeartbeatsKeepALongJobFromBeingTakenOver) {
   EXPECT_EQ(LogRows("successful"), 1);
 }
 
+TEST_F(RuntimeTest, ARetriedJobClaimedAgainBeforeItsFirstRunEndedKeepsItsHeartbeat) {
+  // The requeue is written before the first run leaves in_flight (so a drain
+  // never sees the job neither queued nor running). The dispatcher may claim
+  // it again meanwhile; the first run leaving must not take the second run's
+  // place in in_flight with it, or the second would get no heartbeats and be
+  // taken over as if its worker had died.
+  const auto id = EnqueueMany("again", 1).front();
+  std::atomic<int> calls{0};
+  std::atomic<bool> second_started{false}, first_leaving{false}, finish{false};
+  struct HoldFirstRun : Observer {
+    std::atomic<bool>* second_started;
+    std::atomic<bool>* first_leaving;
+    void OnJobFinished(std::string_view, std::string_view outcome, std::chrono::duration<double>) override {
+      if (outcome != "retried") return;
+      WaitUntil([&] { return second_started->load(); });
+      *first_leaving = true;
+    }
+  };
+  auto observer = std::make_shared<HoldFirstRun>();
+  observer->second_started = &second_started;
+  observer->first_leaving = &first_leaving;
+  auto driver = NewDriver();
+  QueueManager qm(*driver, settings(), {}, nullptr, observer);
+  qm.Entrypoint("again", [&](JobContext&) {
+    if (++calls == 1) throw RetryRequested(0s);
+    second_started = true;
+    WaitUntil([&] { return finish.load(); }, 30s);
+  });
+  RunOptions options;
+  options.handler_threads = 2;
+  options.dequeue_timeout = 200ms;     // claims the requeued job without a wake-up
+  options.heartbeat_timeout = 400ms;   // heartbeats every 100 ms
+  std::thread runner([&] { qm.Run(options); });
+  RunGuard guard{qm, runner};
+  ASSERT_TRUE(WaitUntil([&] { return first_leaving.load(); }));
+  const std::string left_at = Scalar("SELECT clock_timestamp()::text");
+  const bool beating = WaitUntil([&] {
+    return Count("SELECT count(*) FROM " + settings().QueueTable() +
+                 " WHERE id = $1 AND heartbeat > $2::timestamptz + interval '250 milliseconds'",
+                 {std::to_string(id), left_at}) == 1;
+  }, 10s);
+  finish = true;
+  qm.Stop();
+  runner.join();
+  EXPECT_TRUE(beating) << "the second run got no heartbeats after the first run left";
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_EQ(LogRows("successful"), 1);
+}
+
 TEST_F(RuntimeTest, JobOfADeadWorkerIsTakenOver) {
   const auto id = EnqueueMany("orphan", 1).front();
   Queries dead(admin(), settings());

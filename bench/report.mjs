@@ -214,4 +214,24 @@ if (existsSync(loadLog)) {
       : `No compiler ran during the run (${samples.length} samples); highest 1-minute load ${maxLoad}.`,
   );
 }
+// CPU time the hypervisor took from this VM: over the whole run, and the worst 2-s sample.
+const stealLog = join(dir, 'steal.log');
+if (existsSync(stealLog)) {
+  const pts = readFileSync(stealLog, 'utf8').trim().split('\n').filter(Boolean)
+    .map((l) => l.split(' ')).map(([t, steal, total]) => ({ t, steal: Number(steal), total: Number(total) }));
+  if (pts.length > 1) {
+    const share = (a, b) => (b.total > a.total ? (b.steal - a.steal) / (b.total - a.total) : 0);
+    let worst = { x: 0, t: '' };
+    for (let i = 1; i < pts.length; i++) {
+      const x = share(pts[i - 1], pts[i]);
+      if (x > worst.x) worst = { x, t: pts[i].t };
+    }
+    const pct = (x) => `${(x * 100).toFixed(1)}%`;
+    lines.push(
+      `CPU steal (time the hypervisor gave to other guests): ${pct(share(pts[0], pts.at(-1)))} of ` +
+        `this VM's CPU time over the run, at most ${pct(worst.x)} in one 2-s sample` +
+        `${worst.t ? ` (${worst.t})` : ''}; above a few percent, every number here is low.`,
+    );
+  }
+}
 process.stdout.write(lines.join('\n') + '\n');

@@ -110,8 +110,8 @@ struct InFlight {
   bool started = false;
   std::string entrypoint;
   // Claims of this id not yet finished here: 2 when a retried job is claimed
-  // again before its previous run has left (its requeue is written first, so
-  // a drain never sees it neither queued nor in flight).
+  // again before its previous run has left. The requeue is written before
+  // that run leaves, so a drain always sees the job queued or in flight.
   int runs = 0;
 };
 
@@ -658,10 +658,11 @@ void QueueManager::Run(const RunOptions& options) {
       // Claim full batches: waking for every single freed slot would turn
       // one claim of `batch_size` jobs into many claims of one.
       if (free < claim_threshold) break;
+      const std::int64_t want = std::min(free, options.batch_size);
       std::vector<Job> jobs;
       try {
         const auto t0 = SteadyClock::now();
-        jobs = s.queries.Dequeue(std::min(free, options.batch_size), limits, s.id,
+        jobs = s.queries.Dequeue(want, limits, s.id,
                                  options.max_concurrent_tasks, heartbeat_timeout);
         s.observer->OnDequeue(std::chrono::duration<double>(SteadyClock::now() - t0));
         backoff = 100ms;
@@ -670,7 +671,7 @@ void QueueManager::Run(const RunOptions& options) {
         failed = true;
         break;
       }
-      const bool partial = static_cast<std::int64_t>(jobs.size()) < std::min(free, options.batch_size);
+      const bool partial = static_cast<std::int64_t>(jobs.size()) < want;
       if (jobs.empty()) break;
       {
         std::scoped_lock lock(s.mu);

@@ -1,3 +1,3 @@
-#include "cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) { return pgq::cli::Main(argc, argv); }

@@ -14,9 +14,9 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "handlers.h"
-#include "http_server.h"
-#include "metrics.h"
+#include "handlers/handlers.h"
+#include "http/http_server.h"
+#include "metrics/metrics.h"
 #include "pgq/error.h"
 #include "pgq/pgqueuer.h"
 #include "pgq/schema.h"

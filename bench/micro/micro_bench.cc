@@ -21,7 +21,7 @@
 #include "pgq/queries.h"
 #include "pgq/scheduler.h"
 #include "pgq/settings.h"
-#include "sql_text.h"
+#include "sql/sql_text.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "handlers.h"
+#include "handlers/handlers.h"
 #include "pg_fixture.h"
 #include "pgq/error.h"
 #include "pgq/observer.h"

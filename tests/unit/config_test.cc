@@ -1,4 +1,4 @@
-#include "config.h"
+#include "config/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -266,9 +266,8 @@ class ConfigFilesTest : public ::testing::Test {
   }
 
   static std::string ReadExample() {
-    // tests/unit/config_test.cc -> <repo>/config/worker.example.yaml
-    const std::filesystem::path repo =
-        std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+    // Not derived from __FILE__: compiler caches may rewrite it to a relative path.
+    const std::filesystem::path repo = PGQ_SOURCE_DIR;
     std::ifstream in(repo / "config" / "worker.example.yaml");
     EXPECT_TRUE(in) << "cannot open " << (repo / "config" / "worker.example.yaml");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -2,7 +2,7 @@
 // processes), http (a local CivetWeb server) and the built-ins. The sql
 // handler is covered by tests/pg/handlers_pgtest.cc.
 
-#include "handlers.h"
+#include "handlers/handlers.h"
 
 #include <netinet/in.h>
 #include <signal.h>

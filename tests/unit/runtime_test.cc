@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "events.h"
+#include "queries/events.h"
 #include "pgq/error.h"
 #include "pgq/scheduler.h"
 

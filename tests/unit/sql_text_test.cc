@@ -1,4 +1,4 @@
-#include "sql_text.h"
+#include "sql/sql_text.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

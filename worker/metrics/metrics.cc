@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

@@ -1,4 +1,4 @@
-#include "events.h"
+#include "queries/events.h"
 
 #include <cstdio>
 #include <ctime>

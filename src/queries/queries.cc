@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "pgq/error.h"
-#include "events.h"
-#include "sql_text.h"
+#include "queries/events.h"
+#include "sql/sql_text.h"
 
 namespace pgq {
 

@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <cstdlib>
 #include <iostream>
@@ -13,8 +13,8 @@
 #include "pgq/queries.h"
 #include "pgq/schema.h"
 #include "pgq/settings.h"
-#include "bench.h"
-#include "config.h"
+#include "cli/bench.h"
+#include "config/config.h"
 #include "run.h"
 #include <csignal>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "bench.h"
+#include "cli/bench.h"
 
 #include <algorithm>
 #include <atomic>

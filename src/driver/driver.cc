@@ -17,11 +17,11 @@
 #include <pqxx/notification>
 #include <spdlog/spdlog.h>
 
-#include "pg_errors.h"
+#include "driver/pg_errors.h"
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
-#include "session.h"
-#include "sql_text.h"
+#include "driver/session.h"
+#include "sql/sql_text.h"
 
 namespace pgq {
 

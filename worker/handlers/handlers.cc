@@ -1,4 +1,4 @@
-#include "handlers.h"
+#include "handlers/handlers.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -37,7 +37,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgq/error.h"
-#include "sql_text.h"
+#include "sql/sql_text.h"
 
 extern char** environ;  // POSIX; <unistd.h> declares it only with _GNU_SOURCE
 

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "events.h"
+#include "queries/events.h"
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
 

@@ -1,4 +1,4 @@
-#include "pq_handle.h"
+#include "driver/pq_handle.h"
 
 #include <libpq-fe.h>
 #include <pqxx/connection_base>

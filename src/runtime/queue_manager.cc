@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "events.h"
+#include "queries/events.h"
 #include "pgq/error.h"
 #include "pgq/runtime.h"
 #include "pgq/schema.h"

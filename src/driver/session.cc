@@ -1,4 +1,4 @@
-#include "session.h"
+#include "driver/session.h"
 
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "pg_errors.h"
+#include "driver/pg_errors.h"
 #include "pgq/error.h"
-#include "pq_handle.h"
+#include "driver/pq_handle.h"
 
 namespace pgq::detail {
 namespace {

@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgq/error.h"
-#include "session.h"
+#include "driver/session.h"
 
 namespace pgq {
 

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "config.h"
+#include "config/config.h"
 #include "pgq/pool.h"
 #include "pgq/runtime.h"
 #include "pgq/scheduler.h"

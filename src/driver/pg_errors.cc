@@ -1,4 +1,4 @@
-#include "pg_errors.h"
+#include "driver/pg_errors.h"
 
 #include <pqxx/except>
 

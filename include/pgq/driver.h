@@ -128,15 +128,17 @@ struct ConnectionOptions {
   static ConnectionOptions FromDsn(std::string dsn);
 };
 
+namespace detail {
+class ConnectionCore;        // src/driver/connection_core.h
+class ConnectionDriverGate;  // builds a driver around a borrowed connection
+}  // namespace detail
+
 /// Driver over one connection that it opens and owns. Calls are serialised
 /// with a mutex (one libpqxx connection is one thread's world). A broken
 /// connection is re-opened on the next call; LISTENs are re-issued.
 class ConnectionDriver final : public Driver {
  public:
   explicit ConnectionDriver(ConnectionOptions options);
-  struct Impl;
-  /// Used by BorrowConnection() (pgq/pqxx.h); Impl is private.
-  explicit ConnectionDriver(std::shared_ptr<Impl> impl);
   ~ConnectionDriver() override;
   ConnectionDriver(const ConnectionDriver&) = delete;
   ConnectionDriver& operator=(const ConnectionDriver&) = delete;
@@ -151,7 +153,10 @@ class ConnectionDriver final : public Driver {
   ConnectionState Inspect();
 
  private:
-  std::shared_ptr<Impl> impl_;
+  // BorrowConnection() (pgq/pqxx.h) wraps a core over the caller's connection.
+  friend class detail::ConnectionDriverGate;
+  explicit ConnectionDriver(std::shared_ptr<detail::ConnectionCore> impl);
+  std::shared_ptr<detail::ConnectionCore> impl_;
 };
 
 /// Enqueue-only driver for producers (web handlers, scripts). It can run

@@ -77,9 +77,8 @@ class CompletionWatcher {
   /// The terminal status, or nullopt if `timeout` passed first.
   std::optional<JobStatus> WaitFor(JobId id, std::chrono::milliseconds timeout);
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,10 @@
 #pragma once
 /// @file
 /// A bounded connection pool and the Driver built on it.
+///
+/// libpqxx stays out of the public headers except in pgq/pqxx.h and here in
+/// Lease::connection(), which hands out the pooled libpqxx connection (a
+/// forward declaration: include <pqxx/...> yourself to use it).
 
 #include <chrono>
 #include <cstdint>
@@ -50,6 +54,12 @@ struct ConnectionCheck {
 
 class ConnectionPool;
 
+namespace detail {
+struct PooledConnection;  // src/driver/pool_state.h
+struct PoolState;
+class PoolReservation;
+}  // namespace detail
+
 /// A connection borrowed from the pool. Move-only; returns the connection in
 /// its destructor. The pool checks the session state on return and discards
 /// the connection if it was left inside a transaction block, at another
@@ -76,13 +86,11 @@ class Lease {
   /// Returns the connection now (idempotent).
   void Release() noexcept;
 
-  struct Slot;
-
  private:
   friend class ConnectionPool;
-  Lease(std::shared_ptr<ConnectionPool> pool, Slot* slot);
+  Lease(std::shared_ptr<ConnectionPool> pool, detail::PooledConnection* slot);
   std::shared_ptr<ConnectionPool> pool_;
-  Slot* slot_ = nullptr;
+  detail::PooledConnection* slot_ = nullptr;
 };
 
 /// Thread-safe bounded pool of autocommit connections. Create with
@@ -124,20 +132,18 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   /// server gone, so the next Acquire opens fresh ones).
   void DropIdle() noexcept;
 
-  struct State;
-
  private:
-  friend class Lease;
-  friend class PoolDriver;  // reserves capacity for its LISTEN connection
+  friend class Lease;                    // returns its connection
+  friend class detail::PoolReservation;  // PoolDriver's LISTEN connection
   ConnectionPool(ConnectionOptions options, PoolSettings settings,
                  std::shared_ptr<Observer> observer);
-  void Return(Lease::Slot* slot) noexcept;
+  void Return(detail::PooledConnection* slot) noexcept;
   void RecordViolation(std::string what) noexcept;
 
   ConnectionOptions options_;
   PoolSettings settings_;
   std::shared_ptr<Observer> observer_;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<detail::PoolState> state_;
 };
 
 /// Driver over a pool: statements run on leased connections; LISTEN runs on

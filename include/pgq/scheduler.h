@@ -73,9 +73,8 @@ class Scheduler {
   /// Completed polling rounds (for tests and liveness).
   std::int64_t polls() const noexcept;
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,26 +1,18 @@
 #include "pgq/driver.h"
 
-#include <libpq-fe.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
-#include <condition_variable>
-#include <map>
 #include <mutex>
 #include <regex>
-#include <stop_token>
-#include <thread>
 
-#include <pqxx/notification>
+#include <pqxx/result>
+#include <pqxx/transaction_base>
 #include <spdlog/spdlog.h>
 
+#include "driver/connection_core.h"
+#include "driver/conninfo.h"
 #include "driver/pg_errors.h"
+#include "driver/session.h"
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
-#include "driver/session.h"
 #include "sql/sql_text.h"
 
 namespace pgq {
@@ -75,27 +67,13 @@ std::string RedactConninfo(std::string_view conninfo) {
   const std::string text(conninfo);
   // Let libpq parse it (URIs with percent-encoding, backslash escapes,
   // quoting): what libpq would use as the password is what we must hide.
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
-  if (error != nullptr) PQfreemem(error);
-  if (options != nullptr) {
+  if (auto options = detail::ParseConninfo(text)) {
     bool has_password = false;
     std::string rebuilt;
-    for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-      if (o->val == nullptr) continue;
-      const std::string key(o->keyword);
+    for (const auto& [key, value] : *options) {
       if (key == "password") has_password = true;
-      std::string value = key == "password" ? "****" : o->val;
-      std::string quoted = "'";
-      for (char c : value) {
-        if (c == '\\' || c == '\'') quoted.push_back('\\');
-        quoted.push_back(c);
-      }
-      quoted.push_back('\'');
-      if (!rebuilt.empty()) rebuilt.push_back(' ');
-      rebuilt += key + "=" + quoted;
+      detail::AppendConninfo(rebuilt, key, key == "password" ? "****" : value);
     }
-    PQconninfoFree(options);
     return has_password ? rebuilt : text;
   }
   // Unparseable: best effort on the common spellings.
@@ -113,241 +91,11 @@ void Driver::Notify(std::string_view channel, std::string_view payload) {
 
 // ------------------------------------------------------ ConnectionDriver
 
-struct ConnectionDriver::Impl : std::enable_shared_from_this<ConnectionDriver::Impl> {
-  class Receiver final : public pqxx::notification_receiver {
-   public:
-    Receiver(pqxx::connection_base& connection, const std::string& channel, Impl* owner)
-        : pqxx::notification_receiver(connection, channel), owner_(owner) {}
-    void operator()(const std::string& payload, int backend_pid) override {
-      owner_->Dispatch(channel(), payload, backend_pid);
-    }
-
-   private:
-    Impl* owner_;
-  };
-
-  struct Callback {
-    std::uint64_t id;
-    NotificationCallback fn;
-  };
-
-  explicit Impl(ConnectionOptions opts) : options(std::move(opts)), borrowed(false) {}
-
-  ConnectionOptions options;
-  bool borrowed;
-
-  std::mutex mu;  // guards session and receivers
-  std::unique_ptr<detail::Session> session;
-  std::map<std::string, std::unique_ptr<Receiver>> receivers;
-  bool ever_connected = false;
-
-  std::mutex callbacks_mu;  // guards callbacks and next_id
-  std::map<std::string, std::vector<Callback>> callbacks;
-  std::uint64_t next_id = 1;
-
-  std::atomic<bool> listening{false};
-  int wake_fd = -1;
-  std::mutex pump_mu;
-  std::jthread pump;
-
-  ~Impl() {
-    if (pump.joinable()) {
-      pump.request_stop();
-      Wake();
-      pump.join();
-    }
-    if (wake_fd >= 0) ::close(wake_fd);
-    std::scoped_lock lock(mu);
-    receivers.clear();
-  }
-
-  void Wake() const {
-    if (wake_fd >= 0) {
-      const std::uint64_t one = 1;
-      [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
-    }
-  }
-
-  void Dispatch(const std::string& channel, const std::string& payload, int pid) {
-    std::vector<NotificationCallback> targets;
-    {
-      std::scoped_lock lock(callbacks_mu);
-      auto it = callbacks.find(channel);
-      if (it == callbacks.end()) return;
-      for (const auto& cb : it->second) targets.push_back(cb.fn);
-    }
-    const Notification notification{channel, payload, pid};
-    for (const auto& fn : targets) {
-      try {
-        fn(notification);
-      } catch (const std::exception& e) {
-        spdlog::error("notification callback for channel {} failed: {}", channel, e.what());
-      }
-    }
-  }
-
-  // Caller holds mu.
-  detail::Session& EnsureSession() {
-    if (session && session->IsOpen()) return *session;
-    if (borrowed) throw ConnectionError("the borrowed connection is closed");
-    receivers.clear();
-    session.reset();
-    listening = false;
-    try {
-      session = detail::Session::Open(options);
-    } catch (const ConnectionStateError&) {
-      if (options.observer) options.observer->OnConnectError("state");
-      throw;
-    } catch (const Error&) {
-      if (options.observer) options.observer->OnConnectError("connect");
-      throw;
-    }
-    if (ever_connected) {
-      spdlog::info("reconnected to PostgreSQL");
-      if (options.observer) options.observer->OnReconnect();
-    }
-    ever_connected = true;
-    Relisten();
-    return *session;
-  }
-
-  // Caller holds mu; (re-)creates a LISTEN for every channel with callbacks.
-  void Relisten() {
-    std::vector<std::string> channels;
-    {
-      std::scoped_lock lock(callbacks_mu);
-      for (const auto& [channel, cbs] : callbacks) {
-        if (!cbs.empty()) channels.push_back(channel);
-      }
-    }
-    for (const auto& channel : channels) {
-      if (!receivers.contains(channel)) {
-        try {
-          receivers.emplace(channel,
-                            std::make_unique<Receiver>(session->connection(), channel, this));
-        } catch (...) {
-          detail::RethrowAsPgq("LISTEN " + channel);
-        }
-      }
-    }
-    listening = !channels.empty();
-  }
-
-  // Caller holds mu. A statement failure that broke the connection drops the
-  // session so the next call reconnects.
-  template <typename F>
-  auto WithSession(std::string_view where, F&& fn) {
-    auto& s = EnsureSession();
-    s.EnforceNoTransaction(where);
-    try {
-      auto result = fn(s);
-      // A statement's reply may carry notifications that libpq has already
-      // read off the socket; the pump thread would not see the socket become
-      // readable for them, so deliver them here.
-      if (!receivers.empty()) {
-        try {
-          s.connection().get_notifs();
-        } catch (const std::exception&) {
-          // A broken connection shows on the next statement or in the pump.
-        }
-      }
-      return result;
-    } catch (const Error& e) {
-      if (!s.IsOpen() || e.PoisonsConnection()) {
-        if (!borrowed) {
-          receivers.clear();
-          session.reset();
-        }
-        listening = false;
-        Wake();
-      }
-      throw;
-    }
-  }
-
-  void StartPump() {
-    std::scoped_lock lock(pump_mu);
-    if (pump.joinable()) return;
-    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pump = std::jthread([self = this](std::stop_token stop) { self->PumpLoop(stop); });
-  }
-
-  void PumpLoop(const std::stop_token& stop) {
-    auto backoff = std::chrono::milliseconds(100);
-    while (!stop.stop_requested()) {
-      int fd = -1;
-      {
-        std::unique_lock lock(mu);
-        try {
-          bool wanted = false;
-          {
-            std::scoped_lock cl(callbacks_mu);
-            for (const auto& [c, cbs] : callbacks) wanted = wanted || !cbs.empty();
-          }
-          if (wanted) {
-            EnsureSession();
-            fd = session->Socket();
-            backoff = std::chrono::milliseconds(100);
-          }
-        } catch (const std::exception& e) {
-          listening = false;
-          spdlog::warn("listener connection unavailable, retrying in {} ms: {}", backoff.count(),
-                       e.what());
-        }
-      }
-      pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd, POLLIN, 0}};
-      const int timeout_ms = fd >= 0 ? 1000 : static_cast<int>(backoff.count());
-      const int ready = ::poll(fds, fd >= 0 ? 2 : 1, timeout_ms);
-      if (fd < 0 && ready == 0) backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-      if (ready > 0 && (fds[0].revents & POLLIN)) {
-        std::uint64_t drained = 0;
-        [[maybe_unused]] auto n = ::read(wake_fd, &drained, sizeof drained);
-      }
-      if (fd >= 0 && ready > 0 && fds[1].revents != 0) {
-        std::scoped_lock lock(mu);
-        if (!session) continue;
-        try {
-          session->connection().get_notifs();
-        } catch (const std::exception& e) {
-          spdlog::warn("listener connection lost: {}", e.what());
-          listening = false;
-          if (!borrowed) {
-            receivers.clear();
-            session.reset();
-          }
-        }
-        if (session && !session->IsOpen()) {
-          listening = false;
-          if (!borrowed) {
-            receivers.clear();
-            session.reset();
-          }
-        }
-      }
-    }
-  }
-
-  void Unsubscribe(const std::string& channel, std::uint64_t id) {
-    bool last = false;
-    {
-      std::scoped_lock lock(callbacks_mu);
-      auto& cbs = callbacks[channel];
-      std::erase_if(cbs, [id](const Callback& cb) { return cb.id == id; });
-      last = cbs.empty();
-    }
-    if (last) {
-      std::scoped_lock lock(mu);
-      receivers.erase(channel);  // UNLISTEN (best effort on a live connection)
-      if (receivers.empty()) listening = false;
-    }
-  }
-};
-
 namespace {
 
 class ConnectionSubscription final : public Subscription {
  public:
-  ConnectionSubscription(std::weak_ptr<ConnectionDriver::Impl> impl, std::string channel,
+  ConnectionSubscription(std::weak_ptr<detail::ConnectionCore> impl, std::string channel,
                          std::uint64_t id)
       : impl_(std::move(impl)), channel_(std::move(channel)), id_(id) {}
   ~ConnectionSubscription() override {
@@ -361,7 +109,7 @@ class ConnectionSubscription final : public Subscription {
   }
 
  private:
-  std::weak_ptr<ConnectionDriver::Impl> impl_;
+  std::weak_ptr<detail::ConnectionCore> impl_;
   std::string channel_;
   std::uint64_t id_;
 };
@@ -369,12 +117,18 @@ class ConnectionSubscription final : public Subscription {
 }  // namespace
 
 ConnectionDriver::ConnectionDriver(ConnectionOptions options)
-    : impl_(std::make_shared<Impl>(std::move(options))) {
+    : impl_(std::make_shared<detail::ConnectionCore>(std::move(options))) {
   std::scoped_lock lock(impl_->mu);
   impl_->EnsureSession();
 }
 
-ConnectionDriver::ConnectionDriver(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ConnectionDriver::ConnectionDriver(std::shared_ptr<detail::ConnectionCore> impl)
+    : impl_(std::move(impl)) {}
+
+std::unique_ptr<ConnectionDriver> detail::ConnectionDriverGate::Wrap(
+    std::shared_ptr<ConnectionCore> core) {
+  return std::unique_ptr<ConnectionDriver>(new ConnectionDriver(std::move(core)));
+}
 
 ConnectionDriver::~ConnectionDriver() = default;
 
@@ -423,12 +177,12 @@ std::unique_ptr<ConnectionDriver> BorrowConnection(pqxx::connection_base& connec
   ConnectionOptions options;
   options.requirements = requirements;
   options.on_connect_sql.clear();
-  auto impl = std::make_shared<ConnectionDriver::Impl>(std::move(options));
+  auto impl = std::make_shared<detail::ConnectionCore>(std::move(options));
   impl->borrowed = true;
   impl->session = detail::Session::Borrow(connection);
   impl->ever_connected = true;
   EnforceRequirements(impl->session->Inspect(), requirements, "borrowed connection");
-  return std::make_unique<ConnectionDriver>(std::move(impl));
+  return detail::ConnectionDriverGate::Wrap(std::move(impl));
 }
 
 // ------------------------------------------------------------ SyncDriver
@@ -446,12 +200,19 @@ std::int64_t SyncDriver::Execute(std::string_view sql, const Params& params) {
 
 // ------------------------------------------------- TransactionExecutor
 
+namespace {
+
+pqxx::result RunInTransaction(pqxx::transaction_base& tx, std::string_view sql,
+                              const Params& params) {
+  const auto pointers = detail::ParamPointers(params);
+  return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers));
+}
+
+}  // namespace
+
 Rows TransactionExecutor::Fetch(std::string_view sql, const Params& params) {
   try {
-    std::vector<const char*> pointers;
-    for (const auto& p : params) pointers.push_back(p ? p->c_str() : nullptr);
-    return detail::ToRows(
-        tx_.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers)));
+    return detail::ToRows(RunInTransaction(tx_, sql, params));
   } catch (...) {
     detail::RethrowAsPgq({});
   }
@@ -459,10 +220,7 @@ Rows TransactionExecutor::Fetch(std::string_view sql, const Params& params) {
 
 std::int64_t TransactionExecutor::Execute(std::string_view sql, const Params& params) {
   try {
-    std::vector<const char*> pointers;
-    for (const auto& p : params) pointers.push_back(p ? p->c_str() : nullptr);
-    return tx_.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers))
-        .affected_rows();
+    return RunInTransaction(tx_, sql, params).affected_rows();
   } catch (...) {
     detail::RethrowAsPgq({});
   }

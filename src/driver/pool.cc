@@ -1,59 +1,42 @@
 #include "pgq/pool.h"
 
-#include <condition_variable>
+#include <array>
 #include <mutex>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
-#include "pgq/error.h"
+#include "driver/pool_state.h"
 #include "driver/session.h"
+#include "pgq/error.h"
 
 namespace pgq {
 
 using SteadyClock = std::chrono::steady_clock;
 
+namespace {
+// One row per CloseReason: the metric label the observer reports.
+constexpr std::array<std::pair<CloseReason, std::string_view>, 5> kCloseReasonNames{{
+    {CloseReason::kMaxLifetime, "max_lifetime"},
+    {CloseReason::kBroken, "broken"},
+    {CloseReason::kStateViolation, "state_violation"},
+    {CloseReason::kShutdown, "shutdown"},
+    {CloseReason::kIdleCheckFailed, "idle_check_failed"},
+}};
+
+class NullObserver final : public Observer {};
+}  // namespace
+
 std::string_view ToString(CloseReason reason) noexcept {
-  switch (reason) {
-    case CloseReason::kMaxLifetime:
-      return "max_lifetime";
-    case CloseReason::kBroken:
-      return "broken";
-    case CloseReason::kStateViolation:
-      return "state_violation";
-    case CloseReason::kShutdown:
-      return "shutdown";
-    case CloseReason::kIdleCheckFailed:
-      return "idle_check_failed";
+  for (const auto& [value, name] : kCloseReasonNames) {
+    if (value == reason) return name;
   }
   return "unknown";
 }
 
-struct Lease::Slot {
-  std::unique_ptr<detail::Session> session;
-  SteadyClock::time_point leased_at;
-  SteadyClock::time_point last_checked;
-  bool exposed = false;  // user code had the raw connection
-};
-
-struct ConnectionPool::State {
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::unique_ptr<Lease::Slot>> idle;  // guarded by mu
-  std::size_t total = 0;     // open or opening, including leased; guarded by mu
-  std::size_t active = 0;    // leased out; guarded by mu
-  std::size_t pending = 0;   // waiting in Acquire; guarded by mu
-  std::size_t reserved = 0;  // capacity held by dedicated connections; guarded by mu
-  bool closed = false;       // guarded by mu
-  std::optional<ConnectionPool::Violation> last_violation;  // guarded by mu
-};
-
-namespace {
-class NullObserver final : public Observer {};
-}  // namespace
-
 // ------------------------------------------------------------------ Lease
 
-Lease::Lease(std::shared_ptr<ConnectionPool> pool, Slot* slot)
+Lease::Lease(std::shared_ptr<ConnectionPool> pool, detail::PooledConnection* slot)
     : pool_(std::move(pool)), slot_(slot) {}
 
 Lease::Lease(Lease&& other) noexcept
@@ -129,7 +112,7 @@ ConnectionPool::ConnectionPool(ConnectionOptions options, PoolSettings settings,
     : options_(std::move(options)),
       settings_(settings),
       observer_(observer ? std::move(observer) : std::make_shared<NullObserver>()),
-      state_(std::make_unique<State>()) {}
+      state_(std::make_unique<detail::PoolState>()) {}
 
 ConnectionPool::~ConnectionPool() { Close(); }
 
@@ -184,7 +167,7 @@ Lease ConnectionPool::Acquire() {
       ++state_->active;
       --state_->pending;
       lock.unlock();
-      auto slot = std::make_unique<Lease::Slot>();
+      auto slot = std::make_unique<detail::PooledConnection>();
       try {
         slot->session = detail::Session::Open(options_);
       } catch (const ConnectionStateError& e) {
@@ -226,8 +209,8 @@ Lease ConnectionPool::Acquire() {
   }
 }
 
-void ConnectionPool::Return(Lease::Slot* raw) noexcept {
-  std::unique_ptr<Lease::Slot> slot(raw);
+void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
+  std::unique_ptr<detail::PooledConnection> slot(raw);
   const auto now = SteadyClock::now();
   observer_->OnRelease(now - slot->leased_at);
   std::optional<CloseReason> reason;
@@ -301,14 +284,14 @@ PoolStats ConnectionPool::Stats() const {
 }
 
 std::vector<ConnectionCheck> ConnectionPool::CheckIdle() {
-  std::vector<std::unique_ptr<Lease::Slot>> slots;
+  std::vector<std::unique_ptr<detail::PooledConnection>> slots;
   {
     std::scoped_lock lock(state_->mu);
     slots.swap(state_->idle);
     state_->active += slots.size();  // checked-out for the duration of the check
   }
   std::vector<ConnectionCheck> report;
-  std::vector<std::unique_ptr<Lease::Slot>> good;
+  std::vector<std::unique_ptr<detail::PooledConnection>> good;
   std::size_t closed = 0;
   for (auto& slot : slots) {
     ConnectionCheck check;
@@ -363,7 +346,7 @@ void ConnectionPool::DropIdle() noexcept {
   // One broken connection usually means a server restart or failover: the
   // idle ones are dead too, and finding out one statement at a time would
   // fail that many calls.
-  std::vector<std::unique_ptr<Lease::Slot>> idle;
+  std::vector<std::unique_ptr<detail::PooledConnection>> idle;
   {
     std::scoped_lock lock(state_->mu);
     idle.swap(state_->idle);
@@ -377,7 +360,7 @@ void ConnectionPool::DropIdle() noexcept {
 }
 
 void ConnectionPool::Close() {
-  std::vector<std::unique_ptr<Lease::Slot>> idle;
+  std::vector<std::unique_ptr<detail::PooledConnection>> idle;
   {
     std::scoped_lock lock(state_->mu);
     state_->closed = true;
@@ -393,8 +376,27 @@ void ConnectionPool::Close() {
 
 // ------------------------------------------------------------- PoolDriver
 
+// ------------------------------------------------------- PoolReservation
+
+detail::PoolReservation::PoolReservation(std::shared_ptr<ConnectionPool> pool)
+    : pool_(std::move(pool)) {
+  std::scoped_lock lock(pool_->state_->mu);
+  ++pool_->state_->reserved;
+}
+
+detail::PoolReservation::~PoolReservation() {
+  std::scoped_lock lock(pool_->state_->mu);
+  --pool_->state_->reserved;
+  pool_->state_->cv.notify_all();
+}
+
+// ------------------------------------------------------------- PoolDriver
+
 struct PoolDriver::ListenerSet {
   std::mutex mu;
+  // The LISTEN connection counts against max_size, so a worker never opens
+  // more than max_size connections in total.
+  std::optional<detail::PoolReservation> reservation;
   std::unique_ptr<ConnectionDriver> driver;  // dedicated LISTEN connection
 };
 
@@ -412,9 +414,7 @@ PoolDriver::~PoolDriver() {
   std::scoped_lock lock(listeners_->mu);
   if (listeners_->driver) {
     listeners_->driver.reset();
-    std::scoped_lock pool_lock(pool_->state_->mu);
-    --pool_->state_->reserved;
-    pool_->state_->cv.notify_all();
+    listeners_->reservation.reset();
   }
 }
 
@@ -432,17 +432,11 @@ std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
                                                  NotificationCallback callback) {
   std::scoped_lock lock(listeners_->mu);
   if (!listeners_->driver) {
-    {
-      // The LISTEN connection counts against max_size, so a worker never
-      // opens more than max_size connections in total.
-      std::scoped_lock pool_lock(pool_->state_->mu);
-      ++pool_->state_->reserved;
-    }
+    listeners_->reservation.emplace(pool_);
     try {
       listeners_->driver = std::make_unique<ConnectionDriver>(pool_->options());
     } catch (...) {
-      std::scoped_lock pool_lock(pool_->state_->mu);
-      --pool_->state_->reserved;
+      listeners_->reservation.reset();
       throw;
     }
     pool_->observer().OnConnectionCreated();

@@ -11,7 +11,6 @@
 #include "driver/pq_handle.h"
 
 namespace pgq::detail {
-namespace {
 
 std::vector<const char*> ParamPointers(const Params& params) {
   std::vector<const char*> out;
@@ -19,8 +18,6 @@ std::vector<const char*> ParamPointers(const Params& params) {
   for (const auto& p : params) out.push_back(p ? p->c_str() : nullptr);
   return out;
 }
-
-}  // namespace
 
 Rows ToRows(const pqxx::result& result) {
   const auto ncols = static_cast<std::size_t>(result.columns());

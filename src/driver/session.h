@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <pqxx/connection>
 
@@ -57,7 +58,11 @@ class Session {
   std::map<std::string, std::string, std::less<>> prepared_;
 };
 
-/// Runs `sql` with text parameters on `tx` and converts the result.
+/// Converts a libpqxx result to text rows.
 Rows ToRows(const class pqxx::result& result);
+
+/// The C strings libpq binds for `params` (nullptr is SQL NULL); they point
+/// into `params`, which must outlive them.
+std::vector<const char*> ParamPointers(const Params& params);
 
 }  // namespace pgq::detail

@@ -1,0 +1,7 @@
+#include "pgq/version.h"
+
+namespace pgq {
+
+std::string_view Version() noexcept { return PGQ_VERSION_STRING; }
+
+}  // namespace pgq

@@ -21,7 +21,7 @@
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
 #include "driver/session.h"
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 namespace pgq {
 

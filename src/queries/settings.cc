@@ -1,5 +1,6 @@
 #include "pgq/settings.h"
 
+#include <array>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -150,10 +151,16 @@ std::optional<EnvValue> Read(const DBSettings::EnvLookup& lookup,
   return std::nullopt;
 }
 
+// Each level with its name, in enum order.
+constexpr std::array<std::pair<Durability, std::string_view>, 3> kDurabilityNames{{
+    {Durability::kVolatile, "volatile"},
+    {Durability::kBalanced, "balanced"},
+    {Durability::kDurable, "durable"},
+}};
+
 std::optional<Durability> TryParseDurability(std::string_view text) noexcept {
-  for (Durability level :
-       {Durability::kVolatile, Durability::kBalanced, Durability::kDurable}) {
-    if (text == ToString(level)) return level;
+  for (const auto& [level, name] : kDurabilityNames) {
+    if (text == name) return level;
   }
   return std::nullopt;
 }
@@ -172,13 +179,8 @@ bool ParseBool(const EnvValue& env) {
 }  // namespace
 
 std::string_view ToString(Durability durability) noexcept {
-  switch (durability) {
-    case Durability::kVolatile:
-      return "volatile";
-    case Durability::kBalanced:
-      return "balanced";
-    case Durability::kDurable:
-      return "durable";
+  for (const auto& [level, name] : kDurabilityNames) {
+    if (level == durability) return name;
   }
   return "unknown";
 }

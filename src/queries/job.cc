@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "pgq/error.h"
+#include "queries/enum_names.h"
 
 namespace pgq {
 namespace {
@@ -22,16 +23,11 @@ constexpr std::array<std::pair<JobStatus, std::string_view>, 7> kJobStatusLabels
 }  // namespace
 
 std::string_view ToString(JobStatus status) noexcept {
-  for (const auto& [value, label] : kJobStatusLabels) {
-    if (value == status) return label;
-  }
-  return "unknown";
+  return detail::NameOf(kJobStatusLabels, status).value_or("unknown");
 }
 
 JobStatus ParseJobStatus(std::string_view text) {
-  for (const auto& [value, label] : kJobStatusLabels) {
-    if (label == text) return value;
-  }
+  if (auto status = detail::ValueNamed<JobStatus>(kJobStatusLabels, text)) return *status;
   throw LogicError("unknown job status \"" + std::string(text) + "\"");
 }
 

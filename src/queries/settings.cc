@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "pgq/error.h"
+#include "queries/enum_names.h"
 
 namespace pgq {
 namespace {
@@ -159,10 +160,7 @@ constexpr std::array<std::pair<Durability, std::string_view>, 3> kDurabilityName
 }};
 
 std::optional<Durability> TryParseDurability(std::string_view text) noexcept {
-  for (const auto& [level, name] : kDurabilityNames) {
-    if (text == name) return level;
-  }
-  return std::nullopt;
+  return detail::ValueNamed<Durability>(kDurabilityNames, text);
 }
 
 constexpr std::string_view kDurabilityChoices =
@@ -179,10 +177,7 @@ bool ParseBool(const EnvValue& env) {
 }  // namespace
 
 std::string_view ToString(Durability durability) noexcept {
-  for (const auto& [level, name] : kDurabilityNames) {
-    if (level == durability) return name;
-  }
-  return "unknown";
+  return detail::NameOf(kDurabilityNames, durability).value_or("unknown");
 }
 
 Durability ParseDurability(std::string_view text) {

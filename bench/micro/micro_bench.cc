@@ -1,5 +1,5 @@
 // Micro-benchmarks for the client-side work around each statement: the text
-// encodings every parameter goes through (src/sql_text.h), building a whole
+// encodings every parameter goes through (src/sql/literals.h), building a whole
 // enqueue call, cron arithmetic, DSN redaction, and leasing a pooled
 // connection. None needs a database except the pool group, which is registered
 // only when PGQ_BENCH_DSN names one (ci/bench sets it).
@@ -21,7 +21,7 @@
 #include "pgq/queries.h"
 #include "pgq/scheduler.h"
 #include "pgq/settings.h"
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include "driver/session.h"
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 namespace pgq {
 

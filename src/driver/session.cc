@@ -61,7 +61,7 @@ std::unique_ptr<Session> Session::Open(const ConnectionOptions& options) {
     connection->inhibit_reactivation(true);  // deprecated in 6.4, still honoured
 #pragma GCC diagnostic pop
     // pgq's strings are UTF-8, and the literals it writes into statements
-    // (sql_text.h QuoteLiteral) are safe only in an encoding where a 0x5C
+    // (sql/literals.h QuoteLiteral) are safe only in an encoding where a 0x5C
     // byte is always a backslash; SJIS, BIG5, GBK and friends are not.
     if (connection->get_client_encoding() != "UTF8") connection->set_client_encoding("UTF8");
   } catch (...) {

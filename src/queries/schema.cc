@@ -4,7 +4,7 @@
 #include <set>
 
 #include "pgq/error.h"
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 namespace pgq {
 namespace {

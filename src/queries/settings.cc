@@ -1,5 +1,6 @@
 #include "pgq/settings.h"
 
+#include <array>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -7,6 +8,7 @@
 #include <utility>
 
 #include "pgq/error.h"
+#include "queries/enum_names.h"
 
 namespace pgq {
 namespace {
@@ -150,12 +152,15 @@ std::optional<EnvValue> Read(const DBSettings::EnvLookup& lookup,
   return std::nullopt;
 }
 
+// Each level with its name, in enum order.
+constexpr std::array<std::pair<Durability, std::string_view>, 3> kDurabilityNames{{
+    {Durability::kVolatile, "volatile"},
+    {Durability::kBalanced, "balanced"},
+    {Durability::kDurable, "durable"},
+}};
+
 std::optional<Durability> TryParseDurability(std::string_view text) noexcept {
-  for (Durability level :
-       {Durability::kVolatile, Durability::kBalanced, Durability::kDurable}) {
-    if (text == ToString(level)) return level;
-  }
-  return std::nullopt;
+  return detail::ValueNamed<Durability>(kDurabilityNames, text);
 }
 
 constexpr std::string_view kDurabilityChoices =
@@ -172,15 +177,7 @@ bool ParseBool(const EnvValue& env) {
 }  // namespace
 
 std::string_view ToString(Durability durability) noexcept {
-  switch (durability) {
-    case Durability::kVolatile:
-      return "volatile";
-    case Durability::kBalanced:
-      return "balanced";
-    case Durability::kDurable:
-      return "durable";
-  }
-  return "unknown";
+  return detail::NameOf(kDurabilityNames, durability).value_or("unknown");
 }
 
 Durability ParseDurability(std::string_view text) {

@@ -662,8 +662,11 @@ void QueueManager::Run(const RunOptions& options) {
       std::vector<Job> jobs;
       try {
         const auto t0 = SteadyClock::now();
-        jobs = s.queries.Dequeue(want, limits, s.id,
-                                 options.max_concurrent_tasks, heartbeat_timeout);
+        jobs = s.queries.Dequeue({.batch_size = want,
+                                  .entrypoints = limits,
+                                  .queue_manager_id = s.id,
+                                  .worker_cap = options.max_concurrent_tasks,
+                                  .heartbeat_timeout = heartbeat_timeout});
         s.observer->OnDequeue(std::chrono::duration<double>(SteadyClock::now() - t0));
         backoff = 100ms;
       } catch (const std::exception& e) {

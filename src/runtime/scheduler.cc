@@ -39,15 +39,12 @@ struct Scheduler::Impl {
   };
   std::vector<RunThread> runs;  // guarded by mu
 
-  std::vector<std::pair<std::string, std::string>> Pairs() const {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (const auto& e : entries) out.emplace_back(e.name, e.cron.text());
-    return out;
-  }
-  std::vector<std::chrono::microseconds> Delays(Clock::time_point now) const {
-    std::vector<std::chrono::microseconds> out;
+  /// Every entry with the time from `now` to its next run.
+  std::vector<ScheduleSlot> Slots(Clock::time_point now) const {
+    std::vector<ScheduleSlot> out;
     for (const auto& e : entries) {
-      out.push_back(std::chrono::duration_cast<std::chrono::microseconds>(e.cron.Next(now) - now));
+      out.push_back({e.name, e.cron.text(),
+                     std::chrono::duration_cast<std::chrono::microseconds>(e.cron.Next(now) - now)});
     }
     return out;
   }
@@ -98,8 +95,7 @@ void Scheduler::Run() {
   for (const auto& e : s.entries) {
     if (e.clean_old) s.queries.DeleteSchedulesNamed(e.name);
   }
-  const auto pairs = s.Pairs();
-  s.queries.InsertSchedules(pairs, s.Delays(Clock::now()));
+  s.queries.InsertSchedules(s.Slots(Clock::now()));
 
   // Running schedules heartbeat every second; a runner silent for 30 s is
   // taken over by another scheduler.
@@ -122,7 +118,7 @@ void Scheduler::Run() {
   while (!s.stop) {
     const auto now = Clock::now();
     try {
-      for (auto& row : s.queries.FetchSchedules(pairs, s.Delays(now))) {
+      for (auto& row : s.queries.FetchSchedules(s.Slots(now))) {
         const Impl::Entry* entry = nullptr;
         for (const auto& e : s.entries) {
           if (e.name == row.entrypoint && e.cron.text() == row.expression) entry = &e;

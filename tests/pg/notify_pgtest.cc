@@ -70,10 +70,10 @@ TEST_F(NotifyTest, UpdatesSendNothing) {
   job.entrypoint = "n";
   const auto id = queries_->Enqueue(job);
   ASSERT_EQ(Events().size(), 1u);
-  queries_->Dequeue(1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30));
+  queries_->Dequeue({1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30)});
   queries_->Heartbeat({id});
   queries_->Retry(id, std::chrono::seconds(0), std::nullopt);
-  queries_->Dequeue(1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30));
+  queries_->Dequeue({1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30)});
   EXPECT_TRUE(Events().empty());
 }
 
@@ -83,7 +83,7 @@ TEST_F(NotifyTest, HoldCompletionSendsTheCompletionStatementsDeleteEvent) {
   NewJob job;
   job.entrypoint = "n";
   const auto id = queries_->Enqueue(job);
-  queries_->Dequeue(1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30));
+  queries_->Dequeue({1, {{"n", 0}}, Worker(), std::nullopt, std::chrono::seconds(30)});
   Events();
   queries_->Complete({{id, JobStatus::kFailed, std::nullopt}});
   auto events = Events();

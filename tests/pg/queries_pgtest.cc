@@ -26,6 +26,20 @@ using std::chrono::seconds;
 
 constexpr auto kHeartbeatTimeout = std::chrono::microseconds(std::chrono::seconds(30));
 
+// Whether any queued job of these entrypoints exists (eligible_only: with
+// execute_after <= NOW()). Test-only views of ProbeQueue.
+bool HasQueuedWork(JobQueries& queries, const std::vector<std::string>& entrypoints,
+                   bool eligible_only = false) {
+  const auto probe = queries.ProbeQueue(entrypoints);
+  return eligible_only ? probe.eligible : probe.queued;
+}
+
+// Time until the next deferred queued job becomes eligible, if any.
+std::optional<std::chrono::microseconds> NextDeferredEta(
+    JobQueries& queries, const std::vector<std::string>& entrypoints) {
+  return queries.ProbeQueue(entrypoints).next_eta;
+}
+
 NewJob MakeJob(std::string entrypoint, std::int32_t priority = 0,
                std::optional<std::string> dedupe = std::nullopt) {
   NewJob job;
@@ -113,7 +127,7 @@ TEST_F(QueriesTest, HeadersRoundTripAndNonObjectsAreRejected) {
   auto job = MakeJob("h");
   job.headers = R"({"otel": {"traceparent": "00-abc-def-01"}, "n": 1})";
   const auto id = q().Enqueue(job);
-  auto jobs = q().Dequeue(10, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  auto jobs = q().Dequeue({10, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, id);
   EXPECT_EQ(nlohmann::json::parse(jobs[0].headers)["otel"]["traceparent"], "00-abc-def-01");
@@ -154,7 +168,7 @@ TEST_F(QueriesTest, DedupeSkipLeavesEmptySlotsAndNoLogRows) {
 
 TEST_F(QueriesTest, DedupeKeyIsReleasedWhenJobCompletesOrIsHeld) {
   const auto id = q().Enqueue(MakeJob("d", 0, "once"));
-  q().Dequeue(1, {{"d", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({1, {{"d", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   EXPECT_THROW(q().Enqueue(MakeJob("d", 0, "once")), DuplicateJobError);  // picked still holds it
   q().Complete({{id, JobStatus::kFailed, R"({"reason": "x"})"}});
   EXPECT_NO_THROW(q().Enqueue(MakeJob("d", 0, "once")));
@@ -184,7 +198,7 @@ TEST_F(QueriesTest, TransactionalEnqueueCommitsWithCallerData) {
 TEST_F(QueriesTest, DequeueOrdersByPriorityThenIdAndLogsPicks) {
   auto ids = q().Enqueue({MakeJob("a", 1), MakeJob("b", 5), MakeJob("a", 5), MakeJob("b", 0)});
   const auto worker = Worker();
-  auto jobs = q().Dequeue(3, {{"a", 0}, {"b", 0}}, worker, std::nullopt, kHeartbeatTimeout);
+  auto jobs = q().Dequeue({3, {{"a", 0}, {"b", 0}}, worker, std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 3u);
   EXPECT_EQ(jobs[0].id, *ids[1]);
   EXPECT_EQ(jobs[1].id, *ids[2]);
@@ -215,7 +229,7 @@ TEST_F(QueriesTest, ClaimWritesAnyEntrypointNameInAsALiteral) {
     driver.Execute(std::string("SET standard_conforming_strings = ") + conforming);
     Queries queries(driver, settings());
     std::multiset<std::string> got;
-    for (const auto& job : queries.Dequeue(100, wanted, Worker(), std::nullopt, kHeartbeatTimeout)) {
+    for (const auto& job : queries.Dequeue({100, wanted, Worker(), std::nullopt, kHeartbeatTimeout})) {
       got.insert(job.entrypoint);
     }
     EXPECT_EQ(got, std::multiset<std::string>(names.begin(), names.end()));
@@ -230,11 +244,11 @@ TEST_F(QueriesTest, DeferredJobsWaitForExecuteAfter) {
   auto now = MakeJob("later");
   now.execute_after = -std::chrono::seconds(5);
   q().Enqueue({later, now});
-  auto jobs = q().Dequeue(10, {{"later", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  auto jobs = q().Dequeue({10, {{"later", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 1u);
-  EXPECT_FALSE(q().HasQueuedWork({"later"}, /*eligible_only=*/true));
-  EXPECT_TRUE(q().HasQueuedWork({"later"}));
-  auto eta = q().NextDeferredEta({"later"});
+  EXPECT_FALSE(HasQueuedWork(q(), {"later"}, /*eligible_only=*/true));
+  EXPECT_TRUE(HasQueuedWork(q(), {"later"}));
+  auto eta = NextDeferredEta(q(), {"later"});
   ASSERT_TRUE(eta);
   EXPECT_GT(*eta, std::chrono::minutes(59));
   EXPECT_LE(*eta, std::chrono::hours(1));
@@ -251,7 +265,7 @@ TEST_F(QueriesTest, RacingPickersGetDisjointJobs) {
       Queries queries(driver, settings());
       const std::string worker = "00000000-0000-0000-0000-00000000000" + std::to_string(t);
       for (;;) {
-        auto batch = queries.Dequeue(7, {{"race", 0}}, worker, std::nullopt, kHeartbeatTimeout);
+        auto batch = queries.Dequeue({7, {{"race", 0}}, worker, std::nullopt, kHeartbeatTimeout});
         if (batch.empty()) break;
         for (const auto& job : batch) claimed[t].push_back(job.id);
       }
@@ -283,8 +297,8 @@ TEST_F(QueriesTest, ConcurrencyLimitHoldsAcrossFourConnections) {
       Queries queries(driver, settings());
       const std::string worker = "00000000-0000-0000-0000-0000000000a" + std::to_string(t);
       while (done.load() < 200) {
-        auto batch = queries.Dequeue(5, {{"limited", kLimit}, {"free", 0}}, worker,
-                                     std::nullopt, kHeartbeatTimeout);
+        auto batch = queries.Dequeue({5, {{"limited", kLimit}, {"free", 0}}, worker,
+                                     std::nullopt, kHeartbeatTimeout});
         std::vector<Completion> finished;
         for (const auto& job : batch) {
           if (job.entrypoint != "limited") {
@@ -311,33 +325,33 @@ TEST_F(QueriesTest, ConcurrencyLimitHoldsAcrossFourConnections) {
 TEST_F(QueriesTest, TightLimitDoesNotThrottleOtherEntrypoints) {
   q().Enqueue(std::vector<NewJob>(5, MakeJob("serial")));
   q().Enqueue(std::vector<NewJob>(5, MakeJob("wide")));
-  auto jobs = q().Dequeue(10, {{"serial", 1}, {"wide", 0}}, Worker(), std::nullopt,
-                          kHeartbeatTimeout);
+  auto jobs = q().Dequeue({10, {{"serial", 1}, {"wide", 0}}, Worker(), std::nullopt,
+                          kHeartbeatTimeout});
   int serial = 0, wide = 0;
   for (const auto& job : jobs) (job.entrypoint == "serial" ? serial : wide)++;
   EXPECT_EQ(serial, 1);
   EXPECT_EQ(wide, 5);
   // The serial slot stays taken until that job completes.
-  EXPECT_TRUE(q().Dequeue(10, {{"serial", 1}}, Worker(), std::nullopt, kHeartbeatTimeout).empty());
+  EXPECT_TRUE(q().Dequeue({10, {{"serial", 1}}, Worker(), std::nullopt, kHeartbeatTimeout}).empty());
 }
 
 TEST_F(QueriesTest, PerWorkerCapHoldsMidBatch) {
   q().Enqueue(std::vector<NewJob>(20, MakeJob("cap")));
   const auto worker = Worker();
-  EXPECT_EQ(q().Dequeue(4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout).size(), 4u);
-  EXPECT_EQ(q().Dequeue(4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout).size(), 1u);
-  EXPECT_EQ(q().Dequeue(4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout).size(), 0u);
+  EXPECT_EQ(q().Dequeue({4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout}).size(), 4u);
+  EXPECT_EQ(q().Dequeue({4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout}).size(), 1u);
+  EXPECT_EQ(q().Dequeue({4, {{"cap", 0}}, worker, 5, kHeartbeatTimeout}).size(), 0u);
   // Another worker is not affected by this one's budget.
-  EXPECT_EQ(q().Dequeue(4, {{"cap", 0}}, Worker(), 5, kHeartbeatTimeout).size(), 4u);
+  EXPECT_EQ(q().Dequeue({4, {{"cap", 0}}, Worker(), 5, kHeartbeatTimeout}).size(), 4u);
 }
 
 TEST_F(QueriesTest, StaleJobsArePickedOnlyAfterHeartbeatTimeout) {
   const auto id = q().Enqueue(MakeJob("stale", 0));
   const auto dead = Worker();
-  ASSERT_EQ(q().Dequeue(1, {{"stale", 1}}, dead, std::nullopt, kHeartbeatTimeout).size(), 1u);
+  ASSERT_EQ(q().Dequeue({1, {{"stale", 1}}, dead, std::nullopt, kHeartbeatTimeout}).size(), 1u);
   const auto rescuer = Worker();
   // Fresh heartbeat: not taken over.
-  EXPECT_TRUE(q().Dequeue(1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout).empty());
+  EXPECT_TRUE(q().Dequeue({1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout}).empty());
   // The worker picked it and died 31 s ago (pick time and last heartbeat are
   // both that old); the takeover ignores the concurrency gate that its own
   // leaked row fills.
@@ -345,7 +359,7 @@ TEST_F(QueriesTest, StaleJobsArePickedOnlyAfterHeartbeatTimeout) {
                   " SET heartbeat = NOW() - INTERVAL '31 seconds',"
                   " updated = NOW() - INTERVAL '31 seconds'"
                   " WHERE id = " + std::to_string(id));
-  auto jobs = q().Dequeue(1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout);
+  auto jobs = q().Dequeue({1, {{"stale", 1}}, rescuer, std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, id);
   EXPECT_EQ(jobs[0].queue_manager_id, rescuer);
@@ -354,32 +368,32 @@ TEST_F(QueriesTest, StaleJobsArePickedOnlyAfterHeartbeatTimeout) {
 
 TEST_F(QueriesTest, HeartbeatKeepsJobFromBeingTakenOver) {
   const auto id = q().Enqueue(MakeJob("hb"));
-  q().Dequeue(1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   admin().Execute("UPDATE " + settings().QueueTable() +
                   " SET heartbeat = NOW() - INTERVAL '31 seconds',"
                   " updated = NOW() - INTERVAL '31 seconds'"
                   " WHERE id = " + std::to_string(id));
   q().Heartbeat({id, id});
-  EXPECT_TRUE(q().Dequeue(1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout).empty());
+  EXPECT_TRUE(q().Dequeue({1, {{"hb", 0}}, Worker(), std::nullopt, kHeartbeatTimeout}).empty());
 }
 
 TEST_F(QueriesTest, StaleHighPriorityBeatsFreshLowPriority) {
   const auto low = q().Enqueue(MakeJob("mix", 0));
   const auto high = q().Enqueue(MakeJob("mix", 10));
   (void)low;
-  q().Dequeue(1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);  // takes `high`
+  q().Dequeue({1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});  // takes `high`
   admin().Execute("UPDATE " + settings().QueueTable() +
                   " SET heartbeat = NOW() - INTERVAL '1 hour',"
                   " updated = NOW() - INTERVAL '1 hour'"
                   " WHERE id = " + std::to_string(high));
-  auto jobs = q().Dequeue(1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  auto jobs = q().Dequeue({1, {{"mix", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, high);
 }
 
 TEST_F(QueriesTest, CompleteDeletesOrHoldsAndLogsOnce) {
   auto ids = q().Enqueue({MakeJob("c"), MakeJob("c"), MakeJob("c")});
-  q().Dequeue(3, {{"c", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({3, {{"c", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   const std::string traceback =
       R"({"job_id": 1, "timestamp": "2025-01-01T00:00:00+00:00", "exception_type": "E", )"
       R"("exception_message": "m", "traceback": "t", "additional_context": null})";
@@ -398,14 +412,14 @@ TEST_F(QueriesTest, CompleteDeletesOrHoldsAndLogsOnce) {
   q().Complete({{*ids[0], JobStatus::kSuccessful, std::nullopt}});
   EXPECT_EQ(LogRows("successful"), 1);
   // Held jobs are skipped by dequeue.
-  EXPECT_TRUE(q().Dequeue(5, {{"c", 0}}, Worker(), std::nullopt, kHeartbeatTimeout).empty());
+  EXPECT_TRUE(q().Dequeue({5, {{"c", 0}}, Worker(), std::nullopt, kHeartbeatTimeout}).empty());
 }
 
 TEST_F(QueriesTest, ListAndRequeueHeldJobs) {
   auto ids = q().Enqueue({MakeJob("h"), MakeJob("h")});
-  q().Dequeue(2, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({2, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   q().Retry(*ids[1], std::chrono::seconds(0), std::nullopt);  // attempts = 1, back to queued
-  q().Dequeue(2, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({2, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   q().Complete({{*ids[0], JobStatus::kFailed, std::nullopt}, {*ids[1], JobStatus::kFailed, std::nullopt}});
   auto failed = q().ListFailed(10);
   ASSERT_EQ(failed.size(), 2u);
@@ -414,7 +428,7 @@ TEST_F(QueriesTest, ListAndRequeueHeldJobs) {
   EXPECT_EQ(q().Requeue({*ids[0], *ids[1], other}), 2);
   EXPECT_EQ(QueueRows("status = 'queued' AND attempts = 0 AND queue_manager_id IS NULL"), 3);
   EXPECT_EQ(LogRows("queued"), 2 + 1 + 1 + 2);  // enqueue 2, retry 1, other 1, requeue 2
-  EXPECT_EQ(q().Dequeue(5, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout).size(), 3u);
+  EXPECT_EQ(q().Dequeue({5, {{"h", 0}}, Worker(), std::nullopt, kHeartbeatTimeout}).size(), 3u);
 }
 
 TEST_F(QueriesTest, RetryKeepsIdPayloadAndCountsAttempts) {
@@ -422,7 +436,7 @@ TEST_F(QueriesTest, RetryKeepsIdPayloadAndCountsAttempts) {
   job.payload = "keep";
   job.headers = R"({"a": 1})";
   const auto id = q().Enqueue(job);
-  q().Dequeue(1, {{"r", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({1, {{"r", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   EXPECT_TRUE(q().Retry(id, std::chrono::hours(1), R"({"reason": "later"})"));
   EXPECT_EQ(QueueRows("id = " + std::to_string(id) +
                       " AND status = 'queued' AND attempts = 1 AND priority = 7 AND payload = "
@@ -432,13 +446,13 @@ TEST_F(QueriesTest, RetryKeepsIdPayloadAndCountsAttempts) {
   EXPECT_EQ(Scalar("SELECT traceback->>'reason' FROM " + settings().LogTable() +
                    " WHERE status = 'queued' AND traceback IS NOT NULL"),
             "later");
-  EXPECT_TRUE(q().Dequeue(1, {{"r", 0}}, Worker(), std::nullopt, kHeartbeatTimeout).empty());
+  EXPECT_TRUE(q().Dequeue({1, {{"r", 0}}, Worker(), std::nullopt, kHeartbeatTimeout}).empty());
   EXPECT_FALSE(q().Retry(999999999, std::chrono::seconds(0), std::nullopt));
 }
 
 TEST_F(QueriesTest, CancelDeletesLogsAndBroadcasts) {
   auto ids = q().Enqueue({MakeJob("x"), MakeJob("x")});
-  q().Dequeue(1, {{"x", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({1, {{"x", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   testing::NotificationLog log;
   ConnectionDriver listener(Options());
   auto subscription = listener.Listen(settings().channel, log.Callback());
@@ -464,7 +478,7 @@ TEST_F(QueriesTest, CancelDeletesLogsAndBroadcasts) {
 
 TEST_F(QueriesTest, QueueSizeAndJobStatus) {
   auto ids = q().Enqueue({MakeJob("s", 1), MakeJob("s", 1), MakeJob("t", 2)});
-  q().Dequeue(1, {{"t", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({1, {{"t", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   auto sizes = q().QueueSize();
   ASSERT_EQ(sizes.size(), 2u);
   EXPECT_EQ(sizes[0].entrypoint, "t");
@@ -479,7 +493,7 @@ TEST_F(QueriesTest, QueueSizeAndJobStatus) {
 
 TEST_F(QueriesTest, AggregationUsesPgQueuerLockAndCountsEveryStatus) {
   auto ids = q().Enqueue({MakeJob("agg"), MakeJob("agg")});
-  q().Dequeue(2, {{"agg", 0}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  q().Dequeue({2, {{"agg", 0}}, Worker(), std::nullopt, kHeartbeatTimeout});
   q().Complete({{*ids[0], JobStatus::kSuccessful, std::nullopt},
                 {*ids[1], JobStatus::kSuccessful, std::nullopt}});
   // Another process holds PgQueuer's aggregation lock: we back off.
@@ -556,25 +570,25 @@ TEST_F(QueriesTest, ClearQueueByEntrypointLogsDeleted) {
 }
 
 TEST_F(QueriesTest, SchedulesClaimOncePerDueTimeAndTakeOverStaleRuns) {
-  const std::vector<std::pair<std::string, std::string>> pairs{{"nightly", "0 3 * * *"}};
-  q().InsertSchedules(pairs, {std::chrono::microseconds(0)});
-  q().InsertSchedules(pairs, {std::chrono::microseconds(0)});  // ON CONFLICT DO NOTHING
+  const std::vector<ScheduleSlot> now{{"nightly", "0 3 * * *", std::chrono::microseconds(0)}};
+  q().InsertSchedules(now);
+  q().InsertSchedules(now);  // ON CONFLICT DO NOTHING
   EXPECT_EQ(q().PeekSchedules().size(), 1u);
-  const std::vector<std::chrono::microseconds> delay{std::chrono::hours(1)};
-  auto first = q().FetchSchedules(pairs, delay);
+  const std::vector<ScheduleSlot> delay{{"nightly", "0 3 * * *", std::chrono::hours(1)}};
+  auto first = q().FetchSchedules(delay);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].status, JobStatus::kPicked);
-  EXPECT_TRUE(q().FetchSchedules(pairs, delay).empty());  // claimed: nobody else runs it
+  EXPECT_TRUE(q().FetchSchedules(delay).empty());  // claimed: nobody else runs it
   q().ScheduleHeartbeat({first[0].id});
   admin().Execute("UPDATE " + settings().SchedulesTable() +
                   " SET heartbeat = NOW() - INTERVAL '31 seconds'");
-  EXPECT_EQ(q().FetchSchedules(pairs, delay).size(), 1u);  // stale run taken over
+  EXPECT_EQ(q().FetchSchedules(delay).size(), 1u);  // stale run taken over
   q().SetSchedulesQueued({first[0].id});
   auto rows = q().PeekSchedules();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].status, JobStatus::kQueued);
   EXPECT_TRUE(rows[0].last_run.has_value());
-  EXPECT_TRUE(q().FetchSchedules(pairs, delay).empty());  // next run is an hour away
+  EXPECT_TRUE(q().FetchSchedules(delay).empty());  // next run is an hour away
   q().DeleteSchedules({}, {"nightly"});
   EXPECT_TRUE(q().PeekSchedules().empty());
 }
@@ -586,7 +600,7 @@ TEST_F(QueriesTest, WorksThroughPoolDriverToo) {
   PoolDriver driver(ConnectionPool::Create(Options(), s));
   Queries queries(driver, settings());
   const auto id = queries.Enqueue(MakeJob("pool"));
-  auto jobs = queries.Dequeue(5, {{"pool", 2}}, Worker(), std::nullopt, kHeartbeatTimeout);
+  auto jobs = queries.Dequeue({5, {{"pool", 2}}, Worker(), std::nullopt, kHeartbeatTimeout});
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].id, id);
   queries.Complete({{id, JobStatus::kSuccessful, std::nullopt}});

@@ -383,7 +383,7 @@ TEST_F(RuntimeTest, HeartbeatsKeepALongJobFromBeingTakenOver) {
   int attempts = 0, taken = 0;
   while (std::chrono::steady_clock::now() < until) {
     taken += static_cast<int>(
-        rescuer.Dequeue(1, {{"long", 0}}, NewUuid(), std::nullopt, 1000ms).size());
+        rescuer.Dequeue({1, {{"long", 0}}, NewUuid(), std::nullopt, 1000ms}).size());
     ++attempts;
     std::this_thread::sleep_for(50ms);
   }
@@ -447,7 +447,7 @@ TEST_F(RuntimeTest, ARetriedJobClaimedAgainBeforeItsFirstRunEndedKeepsItsHeartbe
 TEST_F(RuntimeTest, JobOfADeadWorkerIsTakenOver) {
   const auto id = EnqueueMany("orphan", 1).front();
   Queries dead(admin(), settings());
-  ASSERT_EQ(dead.Dequeue(1, {{"orphan", 1}}, NewUuid(), std::nullopt, 30s).size(), 1u);
+  ASSERT_EQ(dead.Dequeue({1, {{"orphan", 1}}, NewUuid(), std::nullopt, 30s}).size(), 1u);
   admin().Execute("UPDATE " + settings().QueueTable() +
                   " SET heartbeat = NOW() - INTERVAL '5 minutes',"
                   " updated = NOW() - INTERVAL '5 minutes'"
@@ -492,8 +492,8 @@ TEST_F(RuntimeTest, ListenerKilledListensAgainAndJobsKeepFlowing) {
 }
 
 TEST_F(RuntimeTest, DueScheduleRunsOnceAcrossThreeSchedulers) {
-  const std::vector<std::pair<std::string, std::string>> pairs{{"yearly", "0 0 1 1 *"}};
-  Queries(admin(), settings()).InsertSchedules(pairs, {-std::chrono::microseconds(1s)});  // due now
+  Queries(admin(), settings())
+      .InsertSchedules({{"yearly", "0 0 1 1 *", -std::chrono::microseconds(1s)}});  // due now
   std::atomic<int> runs{0};
   std::vector<std::unique_ptr<ConnectionDriver>> drivers;
   std::vector<std::unique_ptr<Scheduler>> schedulers;

@@ -1,4 +1,5 @@
-#include "sql/sql_text.h"
+#include "sql/literals.h"
+#include "sql/params.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

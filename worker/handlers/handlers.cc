@@ -37,7 +37,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgq/error.h"
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 extern char** environ;  // POSIX; <unistd.h> declares it only with _GNU_SOURCE
 

@@ -1,4 +1,4 @@
-#include "sql/sql_text.h"
+#include "sql/literals.h"
 
 #include <charconv>
 #include <cstdio>
@@ -177,29 +177,6 @@ std::string QuoteLiteral(std::string_view text) {
     out.push_back(c);
   }
   out.push_back('\'');
-  return out;
-}
-
-std::string InlineParams(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
-  std::string out;
-  out.reserve(sql.size() + 128);
-  char quote = 0;  // inside '...' or "..." when set
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    const char c = sql[i];
-    if (quote) {
-      if (c == quote) quote = 0;  // a doubled quote re-enters at once
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-    } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9' &&
-               (i + 2 >= sql.size() || sql[i + 2] < '0' || sql[i + 2] > '9') &&
-               static_cast<std::size_t>(sql[i + 1] - '0') <= params.size()) {
-      const auto& value = params[static_cast<std::size_t>(sql[i + 1] - '1')];
-      out += value ? QuoteLiteral(*value) : "NULL";
-      ++i;
-      continue;
-    }
-    out.push_back(c);
-  }
   return out;
 }
 

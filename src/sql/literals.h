@@ -1,6 +1,7 @@
 #pragma once
 // Text encodings for bound parameters and result cells. All statements send
 // parameters in text form, so arrays travel as PostgreSQL array literals.
+// Internal: the worker's `sql` handler uses ByteaHex through this header.
 
 #include <chrono>
 #include <cstdint>
@@ -8,8 +9,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "pgq/driver.h"
 
 namespace pgq::detail {
 
@@ -38,8 +37,5 @@ std::string QuoteIdent(std::string_view ident);
 /// SQL string literal: '...' with quotes doubled, or E'...' when the text
 /// holds a backslash (read the same whatever standard_conforming_strings is).
 std::string QuoteLiteral(std::string_view text);
-/// `sql` with $1..$9 (outside quotes) replaced by the params as literals
-/// (NULL for nullopt), in one pass: a value holding "$2" stays as it is.
-std::string InlineParams(std::string_view sql, const std::vector<std::optional<std::string>>& params);
 
 }  // namespace pgq::detail

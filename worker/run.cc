@@ -20,6 +20,7 @@
 #include "pgq/error.h"
 #include "pgq/pgqueuer.h"
 #include "pgq/schema.h"
+#include "util/sleep.h"
 
 #ifndef PGQ_VERSION
 #define PGQ_VERSION "0.0.0"
@@ -227,10 +228,7 @@ void Worker::Sample(const std::stop_token& token) {
         }
       }
     }
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    cv.wait_for(lock, token, 1s, [] { return false; });
+    SleepUnlessStopped(1s, token);
   }
 }
 
@@ -253,10 +251,7 @@ bool Worker::OpenPool(const std::stop_token& stop) {
       }
       spdlog::warn("cannot open the connection pool (retrying in {} s): {}", backoff.count(),
                    e.what());
-      std::mutex m;
-      std::condition_variable_any cv;
-      std::unique_lock lock(m);
-      cv.wait_for(lock, stop, backoff, [] { return false; });
+      SleepUnlessStopped(backoff, stop);
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
     }
   }

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/config_schema.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -652,6 +653,27 @@ TEST(FormatDurationTest, UsesTheLargestExactUnitAndRoundTrips) {
   EXPECT_EQ(FormatDuration(std::chrono::hours(2)), "2h");
   for (const long long ms : {0LL, 1LL, 999LL, 1000LL, 61000LL, 3600000LL, 86400000LL}) {
     EXPECT_EQ(ParseDuration(FormatDuration(milliseconds(ms))), milliseconds(ms));
+  }
+}
+
+}  // namespace
+}  // namespace pgq::worker
+
+namespace pgq::worker {
+namespace {
+
+// The key table and docs/configuration.md describe the same keys.
+TEST(ConfigSchemaTest, EveryKeyIsDocumented) {
+  std::ifstream in(std::string(PGQ_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md not found";
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<std::string> paths = SchemaKeyPaths();
+  EXPECT_GT(paths.size(), 40u);
+  for (const std::string& path : paths) {
+    const std::string name = path.substr(path.rfind('.') + 1);
+    const bool documented = doc.find("| `" + name + "` |") != std::string::npos ||
+                            doc.find("## `" + name + "`") != std::string::npos;
+    EXPECT_TRUE(documented) << path << " is not in docs/configuration.md";
   }
 }
 

@@ -1,16 +1,22 @@
 // QueueManager is a facade: it validates, wires the parts below together,
 // starts and stops their threads in order, and routes notifications.
 //
-//   Dispatcher          claim loop (dispatcher thread = the caller of Run)
-//   JobRunner           handler threads: run a job, record its outcome
-//   InFlightTable       claimed jobs + the dispatcher's wake-up (its own mutex)
-//   CompletionBatcher   buffered completions (its own mutex)
-//   Housekeeper         background thread: flushes, Heartbeats, StatisticsMaintainer
-//   ListenerHealth      health thread: NOTIFY round trip (its own mutex)
-//   RuntimeStore        all database work (SqlStore over Queries + Driver)
+//   part                 thread                    lock
+//   Dispatcher           the caller of Run()       last_loop_ is an atomic
+//   JobRunner            handler threads           none of its own
+//   InFlightTable        all                       mu_: claimed jobs, local work queue,
+//                                                  wake/room flags, stop
+//   CompletionBatcher    handlers + housekeeper    mu_: buffer, flush_now
+//   Housekeeper          housekeeping thread       none: drives the two below
+//   Heartbeats           housekeeping thread       none (one thread)
+//   StatisticsMaintainer Run(), then housekeeping  none (one thread at a time)
+//   ListenerHealth       health thread + driver    mu_: last event, round trip,
+//                        callbacks                 problem, reconnects
+//   RuntimeStore         all                       its own (SqlStore: the driver's)
 //
-// No part calls another while holding its own mutex, except ListenerHealth,
-// which never calls the driver under it.
+// No part calls another while holding its own mutex, except that driver
+// callbacks run under the driver's locks and take InFlightTable's or
+// ListenerHealth's; so neither calls the driver while holding its mutex.
 
 #include <thread>
 

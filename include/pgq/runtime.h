@@ -24,6 +24,10 @@
 
 namespace pgq {
 
+namespace detail {
+struct QueueManagerAccess;
+}
+
 /// Shared, mutable resources handed to every job and schedule (database
 /// pools, HTTP clients, caches ...). Thread-safe.
 class Resources {
@@ -182,19 +186,11 @@ class QueueManager {
   struct Impl;
 
  private:
+  // Internal construction over another store (src/runtime/queue_manager_access.h).
+  friend struct detail::QueueManagerAccess;
+  explicit QueueManager(std::unique_ptr<Impl> impl);
+
   std::unique_ptr<Impl> impl_;
 };
-
-/// A random UUID v4 in canonical text form.
-std::string NewUuid();
-
-/// TracebackRecord JSON (PgQueuer's shape) for a failure of `job`.
-std::string TracebackJson(const Job& job, std::string_view queue_manager_id,
-                          std::string_view exception_type, std::string_view message,
-                          std::string_view traceback,
-                          const std::optional<std::string>& retry_context_json = std::nullopt);
-
-/// Python timedelta text ("0:00:30", "1 day, 2:03:04.500000").
-std::string TimedeltaText(std::chrono::microseconds value);
 
 }  // namespace pgq

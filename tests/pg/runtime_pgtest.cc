@@ -17,11 +17,13 @@
 #include "pgq/pgqueuer.h"
 #include "pgq/pool.h"
 #include "pgq/pqxx.h"
+#include "runtime/records.h"
 
 namespace pgq {
 namespace {
 
 using ::testing::HasSubstr;
+using detail::NewUuid;
 using testing::PgTest;
 using testing::RunCommand;
 using namespace std::chrono_literals;

@@ -35,6 +35,7 @@
 #include "pgq/queries.h"
 #include "pgq/runtime.h"
 #include "pgq/scheduler.h"
+#include "runtime/records.h"
 
 namespace pgq::worker {
 namespace {
@@ -203,7 +204,7 @@ TEST_F(ExecHandlerTest, MessageIsValidUtf8ForTheTraceback) {
       [&] { RunJob(MakeHandler(Shell(R"(printf 'bad \377\376 bytes\n' >&2; exit 3)"), {}), job); });
   EXPECT_NE(message.find("bad \xEF\xBF\xBD\xEF\xBF\xBD bytes"), std::string::npos) << message;
   // The runtime encodes the message as JSON; invalid UTF-8 would throw.
-  EXPECT_NO_THROW(TracebackJson(job, "qm", "std::runtime_error", message, message));
+  EXPECT_NO_THROW(pgq::detail::TracebackJson(job, "qm", "std::runtime_error", message, message));
 }
 
 TEST_F(ExecHandlerTest, DeathBySignalIsReported) {

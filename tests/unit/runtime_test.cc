@@ -20,6 +20,8 @@
 #include "queries/events.h"
 #include "pgq/error.h"
 #include "pgq/scheduler.h"
+#include "runtime/records.h"
+#include "support/test_util.h"
 
 namespace pgq {
 namespace {
@@ -52,20 +54,10 @@ std::string NextAfter(std::string_view expression, Clock::time_point after) {
   return Iso(CronExpression::Parse(expression).Next(after));
 }
 
-// Runs `body`, expects a pgq::LogicError and returns its message.
-template <typename Body>
-std::string LogicErrorMessage(Body body) {
-  try {
-    body();
-  } catch (const LogicError& error) {
-    return error.what();
-  } catch (const std::exception& error) {
-    ADD_FAILURE() << "expected pgq::LogicError, got another exception: " << error.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected pgq::LogicError, nothing was thrown";
-  return {};
-}
+using detail::NewUuid;
+using detail::TimedeltaText;
+using detail::TracebackJson;
+using testing_util::LogicErrorMessage;
 
 std::string ParseError(std::string_view expression) {
   return LogicErrorMessage([&] { CronExpression::Parse(expression); });

@@ -15,6 +15,7 @@
 
 #include "pgq/error.h"
 #include "pgq/settings.h"
+#include "support/test_util.h"
 
 namespace pgq {
 namespace {
@@ -797,16 +798,7 @@ TEST(SchemaRenderTest, RendersEveryInstallStatementInOrder) {
 
 // --------------------------------------------------------------- settings
 
-template <typename Body>
-std::string LogicErrorMessage(Body body) {
-  try {
-    body();
-  } catch (const LogicError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected pgq::LogicError";
-  return {};
-}
+using testing_util::LogicErrorMessage;
 
 TEST(SchemaSettingsTest, RejectsInvalidSettings) {
   {

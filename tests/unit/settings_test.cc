@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pgq/error.h"
+#include "support/test_util.h"
 
 namespace pgq {
 namespace {
@@ -29,17 +30,7 @@ DBSettings FromMap(const Env& env) {
   return DBSettings::FromEnv(LookupIn(env));
 }
 
-// Runs `body`, expects a pgq::LogicError and returns its message.
-template <typename Body>
-std::string LogicErrorMessage(Body body) {
-  try {
-    body();
-  } catch (const LogicError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected pgq::LogicError";
-  return {};
-}
+using testing_util::LogicErrorMessage;
 
 std::string FromMapError(const Env& env) {
   return LogicErrorMessage([&] { FromMap(env); });

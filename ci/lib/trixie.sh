@@ -10,9 +10,14 @@
 #                       PGQ_PGQUEUER_DIR    PgQueuer's source tree inside it (/opt/pgqueuer-X)
 #                       PGQ_PGQUEUER_VERSION
 #                       Returns non-zero (after saying why) when it cannot be built.
+#   pgq_trixie_python_command
+#                       set the array PGQ_TRIXIE_PYTHON to that command without running it, for
+#                       background processes: chroot and env exec, so "$!" is python itself
+#                       and a signal sent to it reaches PgQueuer.
 #   pgq_trixie_python ARGS...
 #                       run python3 ARGS inside the chroot with PgQueuer on PYTHONPATH and
-#                       the environment variables named in PGQ_TRIXIE_PASS (space separated).
+#                       those environment variables named in PGQ_TRIXIE_PASS (space separated)
+#                       that are set (an empty PGQUEUER_SCHEMA is not the same as none).
 #
 # Settings: PGQ_TRIXIE_CACHE (default: $BUILD_DIR/fixtures/trixie, else build/fixtures/trixie
 # under the repository), PGQ_TRIXIE_MIRROR (default http://deb.debian.org/debian),
@@ -96,11 +101,17 @@ pgq_trixie_chroot() {
   export PGQ_PGQUEUER_VERSION=$version
 }
 
-pgq_trixie_python() {
-  local envs=(PYTHONPATH="$PGQ_PGQUEUER_DIR" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1) name
+pgq_trixie_python_command() {
+  local name
+  PGQ_TRIXIE_PYTHON=(chroot "$PGQ_TRIXIE_DIR" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root
+    LANG=C.UTF-8 PYTHONPATH="$PGQ_PGQUEUER_DIR" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1)
   for name in ${PGQ_TRIXIE_PASS:-}; do
-    envs+=("$name=${!name-}")
+    if [[ -v $name ]]; then PGQ_TRIXIE_PYTHON+=("$name=${!name}"); fi
   done
-  chroot "$PGQ_TRIXIE_DIR" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    "${envs[@]}" python3 "$@"
+  PGQ_TRIXIE_PYTHON+=(python3)
+}
+
+pgq_trixie_python() {
+  pgq_trixie_python_command
+  "${PGQ_TRIXIE_PYTHON[@]}" "$@"
 }

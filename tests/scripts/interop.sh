@@ -268,7 +268,8 @@ entrypoints:
 EOF
 run_pgq_drain options
 py check_seen.py "$inner/expected-options.json" --dir "$inner/out/options"
-count[py_to_pgq]=$(ls "$work/out/options" | grep -c '\.payload$')
+ran=("$work"/out/options/*.payload)
+count[py_to_pgq]=${#ran[@]}
 # Claim order of the jobs eligible at once (all but the deferred ones, priority 9):
 # priority DESC, then id ASC (one job per claim).
 order_check="

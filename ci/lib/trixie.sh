@@ -51,7 +51,8 @@ pgq_trixie_chroot() {
     echo "trixie: PgQueuer tarball not found: $tarball" >&2
     return 1
   fi
-  top=$(tar -tzf "$tarball" | head -n 1)
+  # awk reads the whole listing, so tar never dies of SIGPIPE under pipefail.
+  top=$(tar -tzf "$tarball" | awk 'NR == 1')
   top=${top%%/*}
   version=${top#pgqueuer-}
   recipe=$(_pgq_trixie_recipe "$tarball")

@@ -574,9 +574,19 @@ if $have_node; then
   # Once the worker registers its metrics, every contract name must be among them.
   if grep -rqE '"pgq_[a-z_]+"' worker src 2>/dev/null; then
     miss=()
-    while read -r metric _; do
-      grep -rqF "\"$metric\"" worker src || miss+=("$metric")
+    pending=()
+    while read -r metric _ flag _; do
+      if grep -rqF "\"$metric\"" worker src; then
+        continue
+      elif [[ $flag == pending ]]; then
+        pending+=("$metric")
+      else
+        miss+=("$metric")
+      fi
     done < <(grep -vE '^\s*(#|$)' tests/deploy/metrics.txt)
+    if ((${#pending[@]})); then
+      echo "NOTICE: metrics marked pending in tests/deploy/metrics.txt, used by alerts but not exported by the worker yet: ${pending[*]}"
+    fi
     if ((${#miss[@]})); then
       bad "metrics in tests/deploy/metrics.txt not found in the worker sources: ${miss[*]}"
     else

@@ -109,13 +109,15 @@ fi
 step "buildah bud -t $tag"
 
 # ---- 2. what the image says about itself ---------------------------------------------------
-labels=$(pgq_image_buildah inspect --type image --format '{{json .OCIv1.Config.Labels}}' "$tag")
+# (buildah 1.28's --format has no json function: one key=value per line)
+labels=$(pgq_image_buildah inspect --type image \
+  --format '{{range $k, $v := .OCIv1.Config.Labels}}{{$k}}={{$v}}{{"\n"}}{{end}}' "$tag")
 user=$(pgq_image_buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$tag")
-echo "labels: $labels"
-for want in "\"org.opencontainers.image.version\":\"$version\"" \
-  "\"org.opencontainers.image.revision\":\"$revision\"" \
-  "\"org.opencontainers.image.source\":\"$source_url\""; do
-  grep -qF "$want" <<<"$labels" || fail "image label $want is missing"
+sed 's/^/label: /' <<<"$labels"
+for want in "org.opencontainers.image.version=$version" \
+  "org.opencontainers.image.revision=$revision" \
+  "org.opencontainers.image.source=$source_url"; do
+  grep -qxF "$want" <<<"$labels" || fail "image label $want is missing"
 done
 [[ $user == 65532:65532 ]] || fail "image USER is '$user', expected 65532:65532"
 size=$(pgq_image_size "$tag")

@@ -736,8 +736,8 @@ if $keda_ok; then
              CASE WHEN g % 25 = 3 THEN now() + interval '1 hour' ELSE now() - interval '1 minute' END,
              now() - CASE WHEN g % 200 = 7 THEN interval '1 hour' ELSE interval '0' END,
              now() - CASE WHEN g % 200 = 7 THEN interval '1 hour' ELSE interval '0' END
-        FROM generate_series(1, 99984) g;
-      VACUUM ANALYZE pgqueuer;" >/dev/null
+        FROM generate_series(1, 99984) g" >/dev/null
+    psql_q "$dsn" "VACUUM ANALYZE pgqueuer" >/dev/null # (not in a transaction block)
     expected=$(psql_q "$dsn" "SELECT count(*) FROM pgqueuer WHERE entrypoint IN ('invoice.render', 'invoice.send')
       AND (status = 'picked' OR (status = 'queued' AND execute_after <= now()))")
     rows=$(psql_q "$dsn" "SELECT count(*) FROM pgqueuer")

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # pgq worker image: `pgq run --config /etc/pgq/config.yaml`.
 #
-#   docker build -t pgq:0.1.0 .
+#   docker build -t pgq:0.1.0 .        (or: buildah bud; see docs/deployment.md, "The image")
 #   docker run --rm --read-only -v $PWD/config:/etc/pgq:ro pgq:0.1.0
 #
 # Two stages on Debian bookworm: the build stage compiles the `pgq` binary with Debian's
@@ -10,6 +10,10 @@
 # and the binary. It runs as the numeric non-root user 65532, writes nothing outside /tmp,
 # and so works with a read-only root filesystem.
 
+# Pin the base by digest for a release build (docs/deployment.md shows how to look it up):
+#   --build-arg DEBIAN_IMAGE=debian:bookworm-slim@sha256:<digest>
+# The default stays a tag: tests/scripts/image.sh builds on a base it makes itself with
+# debootstrap and commits under this name, and a locally made image has no registry digest.
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 # ---- build ---------------------------------------------------------------------------------
@@ -33,6 +37,15 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGQ_BUILD_TESTS=O
 
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
+# OCI annotations: where the image comes from and which commit it is.
+ARG PGQ_VERSION=0.1.0
+ARG PGQ_REVISION=unknown
+ARG PGQ_SOURCE=""
+LABEL org.opencontainers.image.title="pgq" \
+      org.opencontainers.image.description="PgQueuer-compatible PostgreSQL job queue worker" \
+      org.opencontainers.image.source="${PGQ_SOURCE}" \
+      org.opencontainers.image.version="${PGQ_VERSION}" \
+      org.opencontainers.image.revision="${PGQ_REVISION}"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpqxx-6.4 libpq5 libspdlog1.10 libfmt9 libyaml-cpp0.7 \

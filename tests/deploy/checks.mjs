@@ -180,7 +180,8 @@ function checkDashboard([dashFile, metricsFile, rulesJson, outRules]) {
   }
   const histograms = new Set([...contract].filter(([, t]) => t === "histogram").map(([n]) => n));
   const used = new Set();
-  const known = (n) => n.startsWith("kube_") || contract.has(baseName(n, histograms));
+  // kube-state-metrics' kube_* and the KEDA operator's keda_* are not the worker's.
+  const known = (n) => n.startsWith("kube_") || n.startsWith("keda_") || contract.has(baseName(n, histograms));
 
   for (const key of ["uid", "title", "panels", "templating", "schemaVersion"]) {
     if (dash[key] === undefined) problems.push(`dashboard: missing ${key}`);

@@ -383,8 +383,18 @@ async function validateSet(file) {
 
   // 4. The worker contract.
   const workerDeployments = deployments.filter((d) => d.spec.template.spec.containers?.[0]?.name === "worker");
-  if (workerDeployments.length !== 1) {
-    problem(set, `expected one worker Deployment, found ${workerDeployments.length}`);
+  if (workerDeployments.length === 0) {
+    problem(set, "expected a worker Deployment, found none");
+  }
+  // Worker groups: no Deployment's selector may match another one's pods.
+  for (const a of workerDeployments) {
+    for (const b of workerDeployments) {
+      const sel = Object.entries(a.spec.selector?.matchLabels ?? {});
+      const labels = b.spec.template.metadata?.labels ?? {};
+      if (a !== b && sel.every(([k, v]) => labels[k] === v)) {
+        problem(`${set}: ${describe(a)}`, `selector also matches the pods of ${describe(b)}`);
+      }
+    }
   }
   for (const d of workerDeployments) {
     const where = `${set}: ${describe(d)}`;
@@ -417,7 +427,8 @@ async function validateSet(file) {
       } else {
         const cfg = parseYaml(text);
         checkWorkerConfig(where, cfg, keys, d);
-        if (opts["dump-configs"]) writeFileSync(`${opts["dump-configs"]}/${set}.json`, JSON.stringify(cfg));
+        const name = workerDeployments.length > 1 ? `${set}-${d.metadata.name}` : set;
+        if (opts["dump-configs"]) writeFileSync(`${opts["dump-configs"]}/${name}.json`, JSON.stringify(cfg));
       }
     }
   }

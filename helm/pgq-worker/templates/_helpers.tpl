@@ -24,6 +24,75 @@ it already contains the chart name). Cut to 63 characters, the limit for DNS lab
 {{- end -}}
 {{- end -}}
 
+{{/*
+Name of one worker group's objects (Deployment, ConfigMap, PDB, autoscaler): the fullname,
+plus "-<group>" when the values define workers groups. Shared objects (Secret, Service,
+ServiceAccount, ServiceMonitor, rules, dashboard) keep the fullname.
+*/}}
+{{- define "pgq-worker.groupFullname" -}}
+{{- $group := include "pgq-worker.group" . -}}
+{{- if $group -}}
+{{- printf "%s-%s" (include "pgq-worker.fullname" .) $group | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "pgq-worker.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The worker group of a group context ("" for the release itself). */}}
+{{- define "pgq-worker.group" -}}
+{{- default "" (index . "Group") -}}
+{{- end -}}
+
+{{/*
+Names of the worker groups, comma-separated and sorted; "" (one unnamed group: the top-level
+values) without workers. Templates of per-group objects range over it:
+  range $g := include "pgq-worker.groupNames" . | splitList ","
+*/}}
+{{- define "pgq-worker.groupNames" -}}
+{{- $workers := default dict (index .Values "workers") -}}
+{{- if $workers -}}
+{{- if or (index .Values.config "entrypoints") (index .Values.config "schedules") -}}
+{{- fail "config.entrypoints and config.schedules must stay empty when workers is set: each group names its own (workers.<group>.config.entrypoints)" -}}
+{{- end -}}
+{{- keys $workers | sortAlpha | join "," -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Values of one worker group, as YAML: the top-level values with workers.<group> merged over
+them (maps merge key by key; anything else, false and 0 included, replaces), except that the
+group's config.entrypoints and config.schedules replace the top-level ones outright.
+Usage: include "pgq-worker.groupValues" (dict "root" $ "group" "fast") | fromYaml
+*/}}
+{{- define "pgq-worker.groupValues" -}}
+{{- $values := .root.Values -}}
+{{- $over := default dict (index $values.workers .group) -}}
+{{- $config := default dict (index $over "config") -}}
+{{- $merged := include "pgq-worker.merge" (dict "base" (omit $values "workers") "over" (omit $over "config")) | fromYaml -}}
+{{- $mergedConfig := include "pgq-worker.merge" (dict "base" $values.config "over" (omit $config "entrypoints" "schedules")) | fromYaml -}}
+{{- $_ := set $mergedConfig "entrypoints" (default dict (index $config "entrypoints")) -}}
+{{- $_ := set $mergedConfig "schedules" (default dict (index $config "schedules")) -}}
+{{- $_ := set $merged "config" $mergedConfig -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/* Deep merge of two maps, as YAML: .over wins; maps merge recursively. */}}
+{{- define "pgq-worker.merge" -}}
+{{- $out := dict -}}
+{{- range $k, $v := .base -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- range $k, $v := .over -}}
+{{- $b := index $out $k -}}
+{{- if and (kindIs "map" $v) (kindIs "map" $b) -}}
+{{- $_ := set $out $k (include "pgq-worker.merge" (dict "base" $b "over" $v) | fromYaml) -}}
+{{- else -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
 {{/* "name-version" for the helm.sh/chart label. */}}
 {{- define "pgq-worker.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
@@ -54,6 +123,9 @@ change after the Deployment exists.
 app.kubernetes.io/name: {{ include "pgq-worker.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: worker
+{{- with include "pgq-worker.group" . }}
+pgq/worker-group: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{/* metadata.annotations lines shared by every object (commonAnnotations). */}}
@@ -244,14 +316,20 @@ chart runs them.
 {{- if and $hpa.enabled (gt ($hpa.minReplicas | int) ($hpa.maxReplicas | int)) -}}
 {{- fail (printf "autoscaling.hpa.minReplicas (%d) is greater than autoscaling.hpa.maxReplicas (%d)" ($hpa.minReplicas | int) ($hpa.maxReplicas | int)) -}}
 {{- end -}}
-{{- if and $hpa.enabled (kindIs "invalid" (index $hpa "targetCPUUtilizationPercentage")) (kindIs "invalid" (index $hpa "targetMemoryUtilizationPercentage")) (not $hpa.podsMetric.enabled) -}}
-{{- fail "autoscaling.hpa.enabled needs at least one metric: targetCPUUtilizationPercentage, targetMemoryUtilizationPercentage or podsMetric.enabled" -}}
+{{- if and $hpa.enabled (kindIs "invalid" (index $hpa "targetCPUUtilizationPercentage")) (kindIs "invalid" (index $hpa "targetMemoryUtilizationPercentage")) (not $hpa.podsMetric.enabled) (not $hpa.queueMetric.enabled) -}}
+{{- fail "autoscaling.hpa.enabled needs at least one metric: targetCPUUtilizationPercentage, targetMemoryUtilizationPercentage, podsMetric.enabled or queueMetric.enabled" -}}
 {{- end -}}
 {{- $keda := .Values.autoscaling.keda -}}
 {{- if and $keda.enabled (gt ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
 {{- fail (printf "autoscaling.keda.minReplicaCount (%d) is greater than autoscaling.keda.maxReplicaCount (%d)" ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
 {{- end -}}
 {{- $_ := include "pgq-worker.terminationGracePeriodSeconds" . -}}
+{{- if or $hpa.enabled $keda.enabled -}}
+{{- $_ := include "pgq-worker.validateGraceForScaleDown" . -}}
+{{- end -}}
+{{- if and $hpa.enabled $hpa.queueMetric.enabled (not (index .Values.config "entrypoints")) -}}
+{{- fail "autoscaling.hpa.queueMetric needs config.entrypoints: the metric is selected by entrypoint" -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -292,26 +370,68 @@ keys, plus what the chart owns: the credential file and the HTTP listener.
 {{- end -}}
 
 {{/*
-KEDA query: ready queued jobs (status queued, execute_after reached), optionally only for the
-entrypoints this fleet runs. Both forms read only a partial index on queued rows
-(<prefix>pgqueuer_ep_ea_idx on (entrypoint, execute_after), or another WHERE status = 'queued'
-index the planner prefers); tests/scripts/deploy.sh checks the plan.
+Jobs that need a worker, for KEDA and the HPA: ready queued jobs (execute_after reached) plus
+every picked job, running or stranded by a dead worker whose heartbeat went stale, so a busy
+fleet is not scaled down under its running jobs and a stranded job wakes a fleet at zero.
+Only the group's entrypoints (config.entrypoints) unless autoscaling.keda.filterEntrypoints is
+false. Each half reads a partial index (queued: <prefix>pgqueuer_ep_ea_idx; picked:
+<prefix>pgqueuer_updated_id_id1_idx); tests/scripts/deploy.sh checks the count and the plan.
 */}}
 {{- define "pgq-worker.kedaQuery" -}}
 {{- $keda := .Values.autoscaling.keda -}}
 {{- if $keda.query -}}
 {{- $keda.query -}}
 {{- else -}}
-{{- $q := printf "SELECT count(*) FROM %s WHERE status = 'queued' AND execute_after <= now()" (include "pgq-worker.queueTable" .) -}}
+{{- $table := include "pgq-worker.queueTable" . -}}
+{{- $only := "" -}}
 {{- $entrypoints := index .Values.config "entrypoints" -}}
 {{- if and $keda.filterEntrypoints $entrypoints -}}
 {{- $names := list -}}
 {{- range $name, $_ := $entrypoints -}}
 {{- $names = append $names (printf "'%s'" (replace "'" "''" $name)) -}}
 {{- end -}}
-{{- $q = printf "%s AND entrypoint IN (%s)" $q (join ", " $names) -}}
+{{- $only = printf " AND entrypoint IN (%s)" (join ", " $names) -}}
 {{- end -}}
-{{- $q -}}
+{{- printf "SELECT (SELECT count(*) FROM %s WHERE status = 'queued' AND execute_after <= now()%s) + (SELECT count(*) FROM %s WHERE status = 'picked'%s)" $table $only $table $only -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Jobs one worker holds at once, the autoscalers' per-replica target: autoscaling.capacityPerReplica
+when set, else what the runtime takes: handler threads (queue.max_concurrent_tasks, or
+2 * batch_size when that is 0) plus one claimed batch waiting for a thread.
+*/}}
+{{- define "pgq-worker.capacity" -}}
+{{- $set := index .Values.autoscaling "capacityPerReplica" -}}
+{{- if not (kindIs "invalid" $set) -}}
+{{- $set | int -}}
+{{- else -}}
+{{- $q := .Values.config.queue -}}
+{{- $batch := $q.batch_size | int -}}
+{{- $threads := $q.max_concurrent_tasks | int -}}
+{{- if le $threads 0 }}{{ $threads = mul 2 $batch }}{{ end -}}
+{{- add $threads $batch -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Under an autoscaler a scale-down sends SIGTERM, and the worker then lets its jobs run for
+config.shutdown.grace_period only. Refuses a handler whose timeout (or sleep duration) is longer:
+such a job would be stopped mid-run by an ordinary scale-down.
+*/}}
+{{- define "pgq-worker.validateGraceForScaleDown" -}}
+{{- $grace := include "pgq-worker.durationSeconds" .Values.config.shutdown.grace_period | int -}}
+{{- $where := "config" -}}
+{{- with include "pgq-worker.group" . }}{{ $where = printf "workers.%s.config" . }}{{ end -}}
+{{- range $name, $ep := default dict (index .Values.config "entrypoints") -}}
+{{- $h := default dict (index $ep "handler") -}}
+{{- range $key := list "timeout" "duration" -}}
+{{- with index $h $key -}}
+{{- if gt (include "pgq-worker.durationSeconds" . | int) $grace -}}
+{{- fail (printf "%s.entrypoints.%s.handler.%s (%s) is longer than %s.shutdown.grace_period (%ds): with autoscaling, a scale-down lets jobs run for the grace period only and this job would be stopped mid-run. Raise the grace period (terminationGracePeriodSeconds follows) or shorten the handler" $where $name $key (toString .) $where $grace) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

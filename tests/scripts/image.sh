@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Builds the Dockerfile and runs the image's pgq against the throwaway PostgreSQL. Run by
+# ci/test from the repository root with PGQ_BUILD_DIR (absolute) and PGQ_TEST_DSN; by hand:
+#
+#   source ci/lib/postgres.sh && pgq_pg_start && PGQ_BUILD_DIR=$PWD/build bash tests/scripts/image.sh
+#
+# No container engine: buildah (vfs storage kept under $PGQ_BUILD_DIR/image, chroot
+# isolation) on a Debian bookworm base made with debootstrap and committed under the
+# Dockerfile's FROM name, so nothing is pulled from a registry (ci/lib/image.sh). The base's
+# tarball is cached in $PGQ_BUILD_DIR/fixtures/ and reused. Then:
+#   1. the image's labels and user: OCI source/version/revision, USER 65532:65532;
+#   2. `buildah run --user 65532:65532 … pgq install` creates the schema in a fresh database;
+#   3. `pgq run` as uid 65532 with the config and the password file mounted read-only, in a
+#      chroot of the image whose root is a read-only bind mount (buildah run has no
+#      --read-only; the chart sets readOnlyRootFilesystem), /tmp a tmpfs, as in the pod;
+#      /readyz must answer 200 within 60 s, and SIGTERM must end it with status 0;
+#   4. a write to / fails there (read-only), a write to /tmp works.
+# Prints the image size and the wall time of each step.
+#
+# Needs root, buildah, debootstrap, curl, psql, unshare. Under CI=true a missing tool or a
+# failed build is a failure; otherwise the script says what it skipped and exits 0.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+# shellcheck source=ci/lib/image.sh
+source "$root/ci/lib/image.sh"
+
+build_dir=${PGQ_BUILD_DIR:-$root/build}
+[[ $build_dir == /* ]] || build_dir=$root/$build_dir
+base_name=docker.io/library/debian:bookworm-slim
+base_cache=$build_dir/fixtures/debian-bookworm-minbase.tar
+tag=localhost/pgq:test-$$
+started=$SECONDS
+step_started=$SECONDS
+
+is_ci() {
+  case ${CI:-} in
+    true | TRUE | True | 1 | yes) return 0 ;;
+  esac
+  return 1
+}
+# give_up REASON: a failure under CI=true, a skip otherwise.
+give_up() {
+  if is_ci; then
+    echo "FAIL  $1"
+    exit 1
+  fi
+  echo "SKIP  $1 (under CI=true this fails)"
+  exit 0
+}
+fail() {
+  echo "FAIL  $*"
+  exit 1
+}
+step() {
+  echo "ok    $* ($((SECONDS - step_started))s)"
+  step_started=$SECONDS
+}
+
+[[ $(id -u) -eq 0 ]] || give_up "image build: needs root (debootstrap, buildah chroot isolation)"
+for tool in buildah debootstrap curl psql unshare chroot; do
+  command -v "$tool" >/dev/null 2>&1 || give_up "image build: $tool is not installed (run ci/deps)"
+done
+[[ -n ${PGQ_TEST_DSN:-} ]] || give_up "image run: PGQ_TEST_DSN is not set (start PostgreSQL with ci/lib/postgres.sh)"
+
+pgq_image_init "$build_dir/image"
+work=$(mktemp -d "$build_dir/image/run.XXXXXX")
+# One image build at a time per build directory: they share the storage.
+exec 9>"$build_dir/image/.lock"
+flock 9
+
+ctr="" pid="" db=""
+cleanup() {
+  local rc=$?
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  if [[ -n $ctr ]]; then
+    pgq_image_buildah umount "$ctr" >/dev/null 2>&1 || true
+    pgq_image_buildah rm "$ctr" >/dev/null 2>&1 || true
+  fi
+  pgq_image_buildah rmi -f "$tag" >/dev/null 2>&1 || true
+  if [[ -n $db ]]; then
+    psql "$PGQ_TEST_DSN" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  fi
+  if [[ $rc -eq 0 ]]; then rm -rf "$work"; else echo "outputs kept in $work"; fi
+}
+trap cleanup EXIT
+
+# ---- 1. base and build ---------------------------------------------------------------------
+echo "== base image ($base_name, debootstrap minbase, no registry) =="
+if ! pgq_image_base "$base_cache" "$base_name"; then
+  give_up "image base: debootstrap or buildah commit failed (above)"
+fi
+step "base image $base_name"
+
+echo "== buildah bud --pull-never (vfs, chroot isolation) =="
+version=$(sed -nE 's/^appVersion: "?([^"]*)"?$/\1/p' helm/pgq-worker/Chart.yaml)
+revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+source_url=$(git -C "$root" remote get-url origin 2>/dev/null || echo "file://$root")
+if ! pgq_image_build "$tag" --build-arg PGQ_VERSION="$version" \
+  --build-arg PGQ_REVISION="$revision" --build-arg PGQ_SOURCE="$source_url" \
+  >"$work/bud.log" 2>&1; then
+  tail -n 40 "$work/bud.log"
+  if is_ci; then fail "buildah bud"; fi
+  give_up "buildah bud failed (log above)"
+fi
+step "buildah bud -t $tag"
+
+# ---- 2. what the image says about itself ---------------------------------------------------
+# (buildah 1.28's --format has no json function: one key=value per line)
+labels=$(pgq_image_buildah inspect --type image \
+  --format '{{range $k, $v := .OCIv1.Config.Labels}}{{$k}}={{$v}}{{"\n"}}{{end}}' "$tag")
+user=$(pgq_image_buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$tag")
+sed 's/^/label: /' <<<"$labels"
+for want in "org.opencontainers.image.version=$version" \
+  "org.opencontainers.image.revision=$revision" \
+  "org.opencontainers.image.source=$source_url"; do
+  grep -qxF "$want" <<<"$labels" || fail "image label $want is missing"
+done
+[[ $user == 65532:65532 ]] || fail "image USER is '$user', expected 65532:65532"
+size=$(pgq_image_size "$tag")
+echo "image size: $((size / 1024 / 1024)) MiB ($size bytes, root filesystem as unpacked)"
+step "labels (source, version $version, revision ${revision:0:12}), USER $user"
+
+# ---- 3. pgq install through buildah run ----------------------------------------------------
+db=pgq_image_$$_$RANDOM
+psql "$PGQ_TEST_DSN" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+dsn=$(sed -E "s#/[^/?]*(\?|$)#/$db\1#" <<<"${PGQ_TEST_DSN%/}")
+[[ $dsn == *"/$db"* ]] || dsn="${PGQ_TEST_DSN%/}/$db"
+ctr=$(pgq_image_buildah from "$tag")
+if ! pgq_image_buildah run --user 65532:65532 --network host "$ctr" -- \
+  sh -c 'test "$(id -u)" = 65532 && exec pgq --dsn "$1" install' sh "$dsn" >"$work/install.log" 2>&1; then
+  cat "$work/install.log"
+  fail "buildah run --user 65532:65532 $tag pgq install"
+fi
+tables=$(psql "$dsn" -X -At -c "SELECT count(*) FROM pg_tables WHERE tablename IN ('pgqueuer', 'pgqueuer_log', 'pgqueuer_statistics', 'pgqueuer_schedules')")
+[[ $tables == 4 ]] || fail "pgq install from the image created $tables of the 4 tables"
+step "buildah run --user 65532:65532: pgq install created the schema"
+
+# ---- 4. pgq run on a read-only root --------------------------------------------------------
+port=$((20000 + RANDOM % 20000))
+pg_port=$(sed -nE 's#.*@[^:/]+:([0-9]+)/.*#\1#p' <<<"$PGQ_TEST_DSN")
+pg_user=$(sed -nE 's#^postgresql://([^@:]+)[@:].*#\1#p' <<<"$PGQ_TEST_DSN")
+mkdir -p "$work/etc-pgq/secrets" "$work/rootfs"
+printf 'unused-trust-auth\n' >"$work/etc-pgq/secrets/password"
+chown 65532:65532 "$work/etc-pgq/secrets/password"
+chmod 0400 "$work/etc-pgq/secrets/password"
+cat >"$work/etc-pgq/config.yaml" <<EOF
+database:
+  host: 127.0.0.1
+  port: ${pg_port:-5432}
+  dbname: $db
+  user: ${pg_user:-postgres}
+  password_file: /etc/pgq/secrets/password
+http:
+  address: 127.0.0.1
+  port: $port
+entrypoints:
+  image.noop:
+    handler: {type: noop}
+logging:
+  format: text
+shutdown:
+  grace_period: 5s
+EOF
+mnt=$(pgq_image_buildah mount "$ctr")
+# A private mount namespace: the read-only root, the config, /tmp, /proc and /dev exist only
+# for the worker. unshare and chroot exec, so $pid is the worker itself.
+# shellcheck disable=SC2016  # expanded by the inner shell
+unshare --mount --propagation private bash -c '
+  set -e
+  mount --bind "$1" "$2"
+  mount -o remount,bind,ro "$2"
+  mount --bind "$3" "$2/etc/pgq"
+  mount -o remount,bind,ro "$2/etc/pgq"
+  mount -t tmpfs -o size=64m,mode=1777 tmpfs "$2/tmp"
+  mount -t proc proc "$2/proc"
+  mount --rbind /dev "$2/dev"
+  if touch "$2/probe" 2>/dev/null; then echo "root filesystem is writable"; exit 3; fi
+  chroot --userspec=65532:65532 "$2" sh -c "touch /tmp/probe && ! touch /probe 2>/dev/null" ||
+    { echo "uid 65532: /tmp not writable or / writable"; exit 3; }
+  exec chroot --userspec=65532:65532 "$2" pgq run --config /etc/pgq/config.yaml
+' sh "$mnt" "$work/rootfs" "$work/etc-pgq" >"$work/run.log" 2>&1 &
+pid=$!
+ready=""
+for ((i = 0; i < 120; i++)); do
+  code=$(curl -s -o "$work/readyz.json" -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
+  if [[ $code == 200 ]]; then
+    ready=yes
+    break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [[ -z $ready ]]; then
+  tail -n 30 "$work/run.log"
+  cat "$work/readyz.json" 2>/dev/null || true
+  fail "pgq run from the image did not reach /readyz 200 within 60 s"
+fi
+echo "readyz: $(cat "$work/readyz.json")"
+step "pgq run as uid 65532, read-only root (writes to / refused, /tmp writable): /readyz 200"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=""
+[[ $rc -eq 0 ]] || {
+  tail -n 20 "$work/run.log"
+  fail "pgq run exited with $rc after SIGTERM, expected 0"
+}
+step "SIGTERM: pgq run drained and exited 0"
+
+echo "image checks passed: $tag, $((size / 1024 / 1024)) MiB, $((SECONDS - started))s in all"

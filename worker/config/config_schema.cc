@@ -14,9 +14,9 @@
 #include <string_view>
 #include <utility>
 
-#include "config/conninfo.h"
 #include "config/masking.h"
 #include "config/secret_files.h"
+#include "driver/conninfo.h"
 #include "pgq/error.h"
 #include "pgq/scheduler.h"
 #include "util/text.h"
@@ -223,7 +223,7 @@ const Section<DatabaseConfig> kDatabase{
            db.dsn_file = p.SecretFile(v, content);
            content = TrimTrailingSpace(std::move(content));
            if (content.empty()) p.Fail(v, "file " + *db.dsn_file + " is empty");
-           if (!ParseDsn(content)) {
+           if (!detail::ParseConninfo(content)) {
              p.Fail(v, "file " + *db.dsn_file +
                            " is not a valid libpq connection string or URI (content not shown)");
            }

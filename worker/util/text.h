@@ -13,9 +13,6 @@ std::string TrimTrailingSpace(std::string text);
 /// strerror-like text for an errno value (thread-safe).
 std::string ErrnoText(int error);
 
-/// `text` with A-Z lowered (no locale).
-std::string AsciiLower(std::string_view text);
-
 /// `text` with invalid UTF-8 replaced by U+FFFD (tracebacks are JSON, and a
 /// cut tail or a binary stream must not make them unencodable).
 std::string ValidUtf8(std::string_view text);

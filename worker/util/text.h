@@ -1,6 +1,6 @@
 #pragma once
 // Small text helpers shared by the worker's parts (config, handlers, cli).
-// Kept here once; the lead dedupes them against src/ later.
+// One copy each; src/ has none of these (AsciiLower lives in src/util/ascii.h).
 
 #include <string>
 #include <string_view>

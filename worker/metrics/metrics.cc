@@ -59,6 +59,54 @@ class Children {
   std::map<std::string, T*> children_;
 };
 
+// A child per pair of label values, created once and kept.
+template <typename T>
+class PairChildren {
+ public:
+  PairChildren(Family<T>& family, std::string first, std::string second)
+      : family_(family), first_(std::move(first)), second_(std::move(second)) {}
+  T& Get(std::string_view a, std::string_view b) {
+    std::scoped_lock lock(mu_);
+    auto key = std::make_pair(std::string(a), std::string(b));
+    auto it = children_.find(key);
+    if (it == children_.end()) {
+      it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}}))
+               .first;
+    }
+    return *it->second;
+  }
+  /// Sets every child to `totals[key]`, or 0 when it has no entry (drained
+  /// since the last sample), creating children for new keys.
+  void SetAll(const std::map<std::pair<std::string, std::string>, double>& totals) {
+    std::scoped_lock lock(mu_);
+    for (auto& [key, child] : children_) {
+      if (!totals.contains(key)) child->Set(0);
+    }
+    for (const auto& [key, value] : totals) {
+      auto it = children_.find(key);
+      if (it == children_.end()) {
+        it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}}))
+                 .first;
+      }
+      it->second->Set(value);
+    }
+  }
+
+ private:
+  Family<T>& family_;
+  std::string first_, second_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, T*> children_;
+};
+
+// Every outcome OnJobFinished reports (src/runtime/job_runner.cc).
+constexpr const char* kJobOutcomes[] = {"successful", "exception", "canceled", "failed",
+                                        "retried"};
+// Every outcome OnScheduleRun reports (src/runtime/scheduler.cc).
+constexpr const char* kScheduleOutcomes[] = {"successful", "exception"};
+// Statuses of rows in the queue table.
+constexpr const char* kQueueStatuses[] = {"queued", "picked"};
+
 }  // namespace
 
 struct Metrics::Impl {
@@ -156,8 +204,12 @@ struct Metrics::Impl {
                                      .Name("pgq_jobs_total")
                                      .Help("Finished jobs by entrypoint and outcome")
                                      .Register(*registry);
-  std::mutex jobs_mu;
-  std::map<std::pair<std::string, std::string>, Counter*> jobs;  // guarded by jobs_mu
+  PairChildren<Counter> jobs{jobs_family, "entrypoint", "outcome"};
+  Family<Counter>& claimed_family = BuildCounter()
+                                        .Name("pgq_jobs_claimed_total")
+                                        .Help("Jobs this worker claimed from the queue")
+                                        .Register(*registry);
+  Children<Counter> claimed{claimed_family, "entrypoint"};
   Family<Histogram>& duration_family = BuildHistogram()
                                            .Name("pgq_job_duration_seconds")
                                            .Help("Handler run time")
@@ -178,7 +230,7 @@ struct Metrics::Impl {
                                     .Name("pgq_queue_depth")
                                     .Help("Rows in the queue table by entrypoint and status (sampled)")
                                     .Register(*registry);
-  std::map<std::pair<std::string, std::string>, Gauge*> depth;  // guarded by jobs_mu
+  PairChildren<Gauge> depth{depth_family, "entrypoint", "status"};
   Family<Gauge>& lag_family = BuildGauge()
                                   .Name("pgq_queue_lag_seconds")
                                   .Help("Age of the oldest eligible queued job (sampled)")
@@ -194,6 +246,29 @@ struct Metrics::Impl {
                          .Help("Jobs taken over from workers whose heartbeat stopped")
                          .Register(*registry)
                          .Add({});
+  Family<Counter>& schedule_runs_family = BuildCounter()
+                                              .Name("pgq_schedule_runs_total")
+                                              .Help("Schedule runs by schedule and outcome")
+                                              .Register(*registry);
+  PairChildren<Counter> schedule_runs{schedule_runs_family, "schedule", "outcome"};
+  Family<Histogram>& schedule_duration_family = BuildHistogram()
+                                                    .Name("pgq_schedule_duration_seconds")
+                                                    .Help("Schedule handler run time")
+                                                    .Register(*registry);
+  Children<Histogram, Histogram::BucketBoundaries> schedule_duration{
+      schedule_duration_family, "schedule", kJobSeconds};
+  Family<Gauge>& schedule_success_family =
+      BuildGauge()
+          .Name("pgq_schedule_last_success_timestamp_seconds")
+          .Help("Unix time this worker last ran the schedule successfully (0: not since start)")
+          .Register(*registry);
+  Children<Gauge> schedule_success{schedule_success_family, "schedule"};
+  Family<Gauge>& schedule_next_family =
+      BuildGauge()
+          .Name("pgq_schedule_next_run_timestamp_seconds")
+          .Help("Unix time the schedule is due next, as the database has it (sampled)")
+          .Register(*registry);
+  Children<Gauge> schedule_next{schedule_next_family, "schedule"};
   Family<Gauge>& build_info = BuildGauge()
                                   .Name("pgq_build_info")
                                   .Help("Build information; the value is always 1")
@@ -215,6 +290,27 @@ Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::Prepare(const std::vector<std::string>& entrypoints,
+                      const std::vector<std::string>& schedules) {
+  for (const auto& e : entrypoints) {
+    for (const char* outcome : kJobOutcomes) impl_->jobs.Get(e, outcome);
+    impl_->claimed.Get(e);
+    impl_->duration.Get(e);
+    impl_->wait.Get(e);
+    impl_->in_flight.Get(e);
+    impl_->lag.Get(e);
+    for (const char* status : kQueueStatuses) impl_->depth.Get(e, status);
+  }
+  for (const auto& s : schedules) {
+    for (const char* outcome : kScheduleOutcomes) impl_->schedule_runs.Get(s, outcome);
+    impl_->schedule_duration.Get(s);
+    impl_->schedule_success.Get(s);
+    // The next run is known once the scheduler has read the database; until
+    // then 0, and with the last success also 0 the overdue alert stays quiet.
+    impl_->schedule_next.Get(s);
+  }
+}
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
@@ -247,7 +343,9 @@ void Metrics::OnListenerUp(bool up) { impl_->listener_up.Set(up ? 1 : 0); }
 void Metrics::OnNotification(std::string_view type) {
   impl_->notifications.Get(type).Increment();
 }
-void Metrics::OnJobsClaimed(std::string_view, std::size_t) {}
+void Metrics::OnJobsClaimed(std::string_view entrypoint, std::size_t count) {
+  impl_->claimed.Get(entrypoint).Increment(static_cast<double>(count));
+}
 void Metrics::OnJobRescued(std::string_view) { impl_->rescued.Increment(); }
 void Metrics::OnJobStarted(std::string_view entrypoint, std::chrono::duration<double> waited) {
   impl_->wait.Get(entrypoint).Observe(std::max(0.0, waited.count()));
@@ -257,23 +355,25 @@ void Metrics::OnJobFinished(std::string_view entrypoint, std::string_view outcom
                             std::chrono::duration<double> took) {
   impl_->duration.Get(entrypoint).Observe(took.count());
   impl_->in_flight.Get(entrypoint).Decrement();
-  Counter* counter = nullptr;
-  {
-    std::scoped_lock lock(impl_->jobs_mu);
-    auto key = std::make_pair(std::string(entrypoint), std::string(outcome));
-    auto it = impl_->jobs.find(key);
-    if (it == impl_->jobs.end()) {
-      it = impl_->jobs
-               .emplace(key, &impl_->jobs_family.Add({{"entrypoint", key.first},
-                                                      {"outcome", key.second}}))
-               .first;
-    }
-    counter = it->second;
-  }
-  counter->Increment();
+  impl_->jobs.Get(entrypoint, outcome).Increment();
 }
 void Metrics::OnDequeue(std::chrono::duration<double> took) {
   impl_->dequeue_seconds.Observe(took.count());
+}
+void Metrics::OnScheduleRun(std::string_view schedule, std::string_view outcome,
+                            std::chrono::duration<double> took) {
+  impl_->schedule_runs.Get(schedule, outcome).Increment();
+  impl_->schedule_duration.Get(schedule).Observe(took.count());
+  if (outcome == "successful") {
+    const std::chrono::duration<double> since_epoch =
+        std::chrono::system_clock::now().time_since_epoch();
+    impl_->schedule_success.Get(schedule).Set(since_epoch.count());
+  }
+}
+void Metrics::OnScheduleNextRun(std::string_view schedule,
+                                std::chrono::system_clock::time_point next_run) {
+  const std::chrono::duration<double> since_epoch = next_run.time_since_epoch();
+  impl_->schedule_next.Get(schedule).Set(since_epoch.count());
 }
 
 void Metrics::SetPool(const PoolStats& stats) {
@@ -297,20 +397,7 @@ void Metrics::SetQueueDepth(const std::vector<QueueCount>& counts) {
   for (const auto& c : counts) {
     totals[{c.entrypoint, std::string(ToString(c.status))}] += static_cast<double>(c.count);
   }
-  std::scoped_lock lock(impl_->jobs_mu);
-  for (auto& [key, gauge] : impl_->depth) {
-    if (!totals.contains(key)) gauge->Set(0);  // drained since the last sample
-  }
-  for (const auto& [key, value] : totals) {
-    auto it = impl_->depth.find(key);
-    if (it == impl_->depth.end()) {
-      it = impl_->depth
-               .emplace(key, &impl_->depth_family.Add({{"entrypoint", key.first},
-                                                       {"status", key.second}}))
-               .first;
-    }
-    it->second->Set(value);
-  }
+  impl_->depth.SetAll(totals);
 }
 
 void Metrics::SetQueueLag(const std::map<std::string, double>& lag_seconds) {

@@ -26,6 +26,16 @@ const prometheus::Histogram::BucketBoundaries kFastSeconds{
 const prometheus::Histogram::BucketBoundaries kJobSeconds{
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
 
+Family<Counter>& Counters(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildCounter().Name(name).Help(help).Register(registry);
+}
+Family<Gauge>& Gauges(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildGauge().Name(name).Help(help).Register(registry);
+}
+Family<Histogram>& Histograms(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 // A labelled child per label value, created once and kept.
 template <typename T, typename... Args>
 class Children {
@@ -70,8 +80,7 @@ class PairChildren {
     auto key = std::make_pair(std::string(a), std::string(b));
     auto it = children_.find(key);
     if (it == children_.end()) {
-      it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}}))
-               .first;
+      it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}})).first;
     }
     return *it->second;
   }
@@ -100,8 +109,7 @@ class PairChildren {
 };
 
 // Every outcome OnJobFinished reports (src/runtime/job_runner.cc).
-constexpr const char* kJobOutcomes[] = {"successful", "exception", "canceled", "failed",
-                                        "retried"};
+constexpr const char* kJobOutcomes[] = {"successful", "exception", "canceled", "failed", "retried"};
 // Every outcome OnScheduleRun reports (src/runtime/scheduler.cc).
 constexpr const char* kScheduleOutcomes[] = {"successful", "exception"};
 // Statuses of rows in the queue table.
@@ -112,174 +120,110 @@ constexpr const char* kQueueStatuses[] = {"queued", "picked"};
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
 
-  Family<Gauge>& pool_connections = BuildGauge()
-                                        .Name("pgq_pool_connections")
-                                        .Help("Open pooled connections by state")
-                                        .Register(*registry);
+  Family<Gauge>& pool_connections =
+      Gauges(*registry, "pgq_pool_connections", "Open pooled connections by state");
   Gauge& pool_active = pool_connections.Add({{"state", "active"}});
   Gauge& pool_idle = pool_connections.Add({{"state", "idle"}});
-  Gauge& pool_max = BuildGauge()
-                        .Name("pgq_pool_connections_max")
-                        .Help("Configured maximum pool size (includes the LISTEN connection)")
-                        .Register(*registry)
+  Gauge& pool_max = Gauges(*registry, "pgq_pool_connections_max",
+                           "Configured maximum pool size (includes the LISTEN connection)")
                         .Add({});
-  Gauge& pool_min = BuildGauge()
-                        .Name("pgq_pool_connections_min")
-                        .Help("Configured minimum pool size")
-                        .Register(*registry)
-                        .Add({});
-  Gauge& pool_pending = BuildGauge()
-                            .Name("pgq_pool_pending_acquires")
-                            .Help("Callers waiting for a pooled connection")
-                            .Register(*registry)
-                            .Add({});
-  Histogram& acquire_seconds = BuildHistogram()
-                                   .Name("pgq_pool_acquire_seconds")
-                                   .Help("Time to lease a pooled connection")
-                                   .Register(*registry)
-                                   .Add({}, kFastSeconds);
-  Histogram& usage_seconds = BuildHistogram()
-                                 .Name("pgq_pool_usage_seconds")
-                                 .Help("How long a lease held its connection")
-                                 .Register(*registry)
-                                 .Add({}, kFastSeconds);
-  Counter& acquire_timeouts = BuildCounter()
-                                  .Name("pgq_pool_acquire_timeouts_total")
-                                  .Help("Acquires that gave up after acquire_timeout")
-                                  .Register(*registry)
+  Gauge& pool_min =
+      Gauges(*registry, "pgq_pool_connections_min", "Configured minimum pool size").Add({});
+  Gauge& pool_pending =
+      Gauges(*registry, "pgq_pool_pending_acquires", "Callers waiting for a pooled connection")
+          .Add({});
+  Histogram& acquire_seconds =
+      Histograms(*registry, "pgq_pool_acquire_seconds", "Time to lease a pooled connection")
+          .Add({}, kFastSeconds);
+  Histogram& usage_seconds =
+      Histograms(*registry, "pgq_pool_usage_seconds", "How long a lease held its connection")
+          .Add({}, kFastSeconds);
+  Counter& acquire_timeouts = Counters(*registry, "pgq_pool_acquire_timeouts_total",
+                                       "Acquires that gave up after acquire_timeout")
                                   .Add({});
-  Counter& created = BuildCounter()
-                         .Name("pgq_pool_connections_created_total")
-                         .Help("Connections opened by the pool")
-                         .Register(*registry)
-                         .Add({});
-  Family<Counter>& closed_family = BuildCounter()
-                                       .Name("pgq_pool_connections_closed_total")
-                                       .Help("Connections closed by the pool, by reason")
-                                       .Register(*registry);
+  Counter& created =
+      Counters(*registry, "pgq_pool_connections_created_total", "Connections opened by the pool")
+          .Add({});
+  Family<Counter>& closed_family = Counters(*registry, "pgq_pool_connections_closed_total",
+                                            "Connections closed by the pool, by reason");
   Children<Counter> closed{closed_family, "reason"};
 
-  Gauge& driver_up = BuildGauge()
-                         .Name("pgq_driver_up")
-                         .Help("1 when the database answered the last check")
-                         .Register(*registry)
-                         .Add({});
-  Gauge& autocommit_ok = BuildGauge()
-                             .Name("pgq_driver_autocommit_ok")
-                             .Help("1 when no pooled connection is inside a transaction block")
-                             .Register(*registry)
+  Gauge& driver_up =
+      Gauges(*registry, "pgq_driver_up", "1 when the database answered the last check").Add({});
+  Gauge& autocommit_ok = Gauges(*registry, "pgq_driver_autocommit_ok",
+                                "1 when no pooled connection is inside a transaction block")
                              .Add({});
-  Gauge& isolation_ok = BuildGauge()
-                            .Name("pgq_driver_isolation_ok")
-                            .Help("1 when connections run at the expected isolation level")
-                            .Register(*registry)
+  Gauge& isolation_ok = Gauges(*registry, "pgq_driver_isolation_ok",
+                               "1 when connections run at the expected isolation level")
                             .Add({});
-  Counter& reconnects = BuildCounter()
-                            .Name("pgq_driver_reconnects_total")
-                            .Help("Connections re-opened after a failure")
-                            .Register(*registry)
-                            .Add({});
-  Family<Counter>& errors_family = BuildCounter()
-                                       .Name("pgq_driver_errors_total")
-                                       .Help("Driver errors by kind")
-                                       .Register(*registry);
+  Counter& reconnects =
+      Counters(*registry, "pgq_driver_reconnects_total", "Connections re-opened after a failure")
+          .Add({});
+  Family<Counter>& errors_family =
+      Counters(*registry, "pgq_driver_errors_total", "Driver errors by kind");
   Children<Counter> errors{errors_family, "kind"};
-  Gauge& listener_up = BuildGauge()
-                           .Name("pgq_listener_up")
-                           .Help("1 when the LISTEN connection passed its last health check")
-                           .Register(*registry)
+  Gauge& listener_up = Gauges(*registry, "pgq_listener_up",
+                              "1 when the LISTEN connection passed its last health check")
                            .Add({});
-  Family<Counter>& notifications_family = BuildCounter()
-                                              .Name("pgq_notifications_total")
-                                              .Help("Notifications received, by event type")
-                                              .Register(*registry);
+  Family<Counter>& notifications_family =
+      Counters(*registry, "pgq_notifications_total", "Notifications received, by event type");
   Children<Counter> notifications{notifications_family, "type"};
-  Gauge& listener_age = BuildGauge()
-                            .Name("pgq_listener_last_event_age_seconds")
-                            .Help("Seconds since the last notification of any kind")
-                            .Register(*registry)
+  Gauge& listener_age = Gauges(*registry, "pgq_listener_last_event_age_seconds",
+                               "Seconds since the last notification of any kind")
                             .Add({});
 
-  Family<Counter>& jobs_family = BuildCounter()
-                                     .Name("pgq_jobs_total")
-                                     .Help("Finished jobs by entrypoint and outcome")
-                                     .Register(*registry);
+  Family<Counter>& jobs_family =
+      Counters(*registry, "pgq_jobs_total", "Finished jobs by entrypoint and outcome");
   PairChildren<Counter> jobs{jobs_family, "entrypoint", "outcome"};
-  Family<Counter>& claimed_family = BuildCounter()
-                                        .Name("pgq_jobs_claimed_total")
-                                        .Help("Jobs this worker claimed from the queue")
-                                        .Register(*registry);
+  Family<Counter>& claimed_family =
+      Counters(*registry, "pgq_jobs_claimed_total", "Jobs this worker claimed from the queue");
   Children<Counter> claimed{claimed_family, "entrypoint"};
-  Family<Histogram>& duration_family = BuildHistogram()
-                                           .Name("pgq_job_duration_seconds")
-                                           .Help("Handler run time")
-                                           .Register(*registry);
+  Family<Histogram>& duration_family =
+      Histograms(*registry, "pgq_job_duration_seconds", "Handler run time");
   Children<Histogram, Histogram::BucketBoundaries> duration{duration_family, "entrypoint",
                                                             kJobSeconds};
-  Family<Histogram>& wait_family = BuildHistogram()
-                                       .Name("pgq_job_wait_seconds")
-                                       .Help("Time from enqueue to handler start")
-                                       .Register(*registry);
+  Family<Histogram>& wait_family =
+      Histograms(*registry, "pgq_job_wait_seconds", "Time from enqueue to handler start");
   Children<Histogram, Histogram::BucketBoundaries> wait{wait_family, "entrypoint", kJobSeconds};
-  Family<Gauge>& in_flight_family = BuildGauge()
-                                        .Name("pgq_jobs_in_flight")
-                                        .Help("Jobs running in this worker")
-                                        .Register(*registry);
+  Family<Gauge>& in_flight_family =
+      Gauges(*registry, "pgq_jobs_in_flight", "Jobs running in this worker");
   Children<Gauge> in_flight{in_flight_family, "entrypoint"};
-  Family<Gauge>& depth_family = BuildGauge()
-                                    .Name("pgq_queue_depth")
-                                    .Help("Rows in the queue table by entrypoint and status (sampled)")
-                                    .Register(*registry);
+  Family<Gauge>& depth_family = Gauges(
+      *registry, "pgq_queue_depth", "Rows in the queue table by entrypoint and status (sampled)");
   PairChildren<Gauge> depth{depth_family, "entrypoint", "status"};
-  Family<Gauge>& lag_family = BuildGauge()
-                                  .Name("pgq_queue_lag_seconds")
-                                  .Help("Age of the oldest eligible queued job (sampled)")
-                                  .Register(*registry);
+  Family<Gauge>& lag_family =
+      Gauges(*registry, "pgq_queue_lag_seconds", "Age of the oldest eligible queued job (sampled)");
   Children<Gauge> lag{lag_family, "entrypoint"};
-  Histogram& dequeue_seconds = BuildHistogram()
-                                   .Name("pgq_dequeue_seconds")
-                                   .Help("Time of one claim statement")
-                                   .Register(*registry)
-                                   .Add({}, kFastSeconds);
-  Counter& rescued = BuildCounter()
-                         .Name("pgq_heartbeat_rescued_total")
-                         .Help("Jobs taken over from workers whose heartbeat stopped")
-                         .Register(*registry)
+  Histogram& dequeue_seconds =
+      Histograms(*registry, "pgq_dequeue_seconds", "Time of one claim statement")
+          .Add({}, kFastSeconds);
+  Counter& rescued = Counters(*registry, "pgq_heartbeat_rescued_total",
+                              "Jobs taken over from workers whose heartbeat stopped")
                          .Add({});
-  Family<Counter>& schedule_runs_family = BuildCounter()
-                                              .Name("pgq_schedule_runs_total")
-                                              .Help("Schedule runs by schedule and outcome")
-                                              .Register(*registry);
+  Family<Counter>& schedule_runs_family =
+      Counters(*registry, "pgq_schedule_runs_total", "Schedule runs by schedule and outcome");
   PairChildren<Counter> schedule_runs{schedule_runs_family, "schedule", "outcome"};
-  Family<Histogram>& schedule_duration_family = BuildHistogram()
-                                                    .Name("pgq_schedule_duration_seconds")
-                                                    .Help("Schedule handler run time")
-                                                    .Register(*registry);
-  Children<Histogram, Histogram::BucketBoundaries> schedule_duration{
-      schedule_duration_family, "schedule", kJobSeconds};
+  Family<Histogram>& schedule_duration_family =
+      Histograms(*registry, "pgq_schedule_duration_seconds", "Schedule handler run time");
+  Children<Histogram, Histogram::BucketBoundaries> schedule_duration{schedule_duration_family,
+                                                                     "schedule", kJobSeconds};
   Family<Gauge>& schedule_success_family =
-      BuildGauge()
-          .Name("pgq_schedule_last_success_timestamp_seconds")
-          .Help("Unix time this worker last ran the schedule successfully (0: not since start)")
-          .Register(*registry);
+      Gauges(*registry, "pgq_schedule_last_success_timestamp_seconds",
+             "Unix time this worker last ran the schedule successfully (0: not since start)");
   Children<Gauge> schedule_success{schedule_success_family, "schedule"};
   Family<Gauge>& schedule_next_family =
-      BuildGauge()
-          .Name("pgq_schedule_next_run_timestamp_seconds")
-          .Help("Unix time the schedule is due next, as the database has it (sampled)")
-          .Register(*registry);
+      Gauges(*registry, "pgq_schedule_next_run_timestamp_seconds",
+             "Unix time the schedule is due next, as the database has it (sampled)");
   Children<Gauge> schedule_next{schedule_next_family, "schedule"};
-  Family<Gauge>& build_info = BuildGauge()
-                                  .Name("pgq_build_info")
-                                  .Help("Build information; the value is always 1")
-                                  .Register(*registry);
+  Family<Gauge>& build_info =
+      Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
 
 Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
   impl_->build_info.Add({{"version", version}}).Set(1);
-  for (const auto reason : {CloseReason::kMaxLifetime, CloseReason::kBroken,
-                            CloseReason::kStateViolation, CloseReason::kShutdown,
-                            CloseReason::kIdleCheckFailed}) {
+  for (const auto reason :
+       {CloseReason::kMaxLifetime, CloseReason::kBroken, CloseReason::kStateViolation,
+        CloseReason::kShutdown, CloseReason::kIdleCheckFailed}) {
     impl_->closed.Get(ToString(reason));
   }
   for (const char* kind : {"connect", "state_in_transaction", "state_isolation"}) {
@@ -340,9 +284,7 @@ void Metrics::OnStateViolation(bool in_transaction, bool isolation) {
   }
 }
 void Metrics::OnListenerUp(bool up) { impl_->listener_up.Set(up ? 1 : 0); }
-void Metrics::OnNotification(std::string_view type) {
-  impl_->notifications.Get(type).Increment();
-}
+void Metrics::OnNotification(std::string_view type) { impl_->notifications.Get(type).Increment(); }
 void Metrics::OnJobsClaimed(std::string_view entrypoint, std::size_t count) {
   impl_->claimed.Get(entrypoint).Increment(static_cast<double>(count));
 }

@@ -288,6 +288,14 @@ int Worker::Run() {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   };
 
+  // Every configured entrypoint's and schedule's series exist (at 0) from the
+  // first scrape on.
+  {
+    std::vector<std::string> entrypoints, schedules;
+    for (const auto& e : config_.entrypoints) entrypoints.push_back(e.name);
+    for (const auto& s : config_.schedules) schedules.push_back(s.name);
+    metrics_->Prepare(entrypoints, schedules);
+  }
   std::unique_ptr<HttpServer> http;
   try {
     http = std::make_unique<HttpServer>(

@@ -43,6 +43,17 @@ class Observer {
                              std::string_view /*outcome*/,
                              std::chrono::duration<double> /*took*/) {}
   virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+
+  // Schedules.
+  /// One run of a schedule's handler ended; `outcome` is "successful" or
+  /// "exception".
+  virtual void OnScheduleRun(std::string_view /*schedule*/, std::string_view /*outcome*/,
+                             std::chrono::duration<double> /*took*/) {}
+  /// When the database says the schedule is due next (its `next_run`): read
+  /// at start, after every claim and every few seconds, so a worker that did
+  /// not run it still reports the time another worker set.
+  virtual void OnScheduleNextRun(std::string_view /*schedule*/,
+                                 std::chrono::system_clock::time_point /*next_run*/) {}
 };
 
 }  // namespace pgq

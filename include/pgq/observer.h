@@ -43,6 +43,14 @@ class Observer {
                              std::string_view /*outcome*/,
                              std::chrono::duration<double> /*took*/) {}
   virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+
+  // Producer (BatchingProducer).
+  /// One enqueue statement of a flush ran: `jobs` sent, `took` from taking
+  /// a connection to the commit (or the error), `ok` false when it failed.
+  virtual void OnProducerFlush(std::size_t /*jobs*/, std::chrono::duration<double> /*took*/,
+                               bool /*ok*/) {}
+  /// Jobs waiting for a flush, after each change.
+  virtual void OnProducerPending(std::size_t /*pending*/) {}
 };
 
 }  // namespace pgq

@@ -314,10 +314,10 @@ int Main(int argc, char** argv) {
   });
 
   // bench
-  auto* bench = app.add_subcommand("bench", "measure throughput, drain rate or latency (see docs/benchmarks.md)");
+  auto* bench = app.add_subcommand("bench", "measure throughput, drain rate, latency or producers (see docs/benchmarks.md)");
   worker::BenchOptions bench_options;
-  bench->add_option("--strategy", bench_options.strategy, "throughput | drain | latency")
-      ->check(CLI::IsMember({"throughput", "drain", "latency"}))
+  bench->add_option("--strategy", bench_options.strategy, "throughput | drain | latency | enqueue")
+      ->check(CLI::IsMember({"throughput", "drain", "latency", "enqueue"}))
       ->capture_default_str();
   bench->add_option("-t,--time", bench_options.seconds, "seconds (throughput)")->capture_default_str();
   bench->add_option("--consumers", bench_options.consumers, "queue managers")->capture_default_str();
@@ -326,7 +326,10 @@ int Main(int argc, char** argv) {
                     "handler threads per consumer (0 = 2 * batch)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  bench->add_option("--producers", bench_options.producers, "enqueuing threads (throughput)")
+  bench->add_option("--producers", bench_options.producers, "enqueuing threads (throughput, enqueue)")
+      ->capture_default_str();
+  bench->add_option("--producer", bench_options.producer, "producers to measure (enqueue)")
+      ->check(CLI::IsMember({"per-call", "batching", "both"}))
       ->capture_default_str();
   bench->add_option("--enqueue-batch", bench_options.enqueue_batch, "jobs per enqueue statement")
       ->capture_default_str();

@@ -262,7 +262,7 @@ TEST_F(ProducerTest, FullProducerBlocksUntilAFlushMakesRoom) {
   producer->Flush();
   for (auto& f : futures) EXPECT_GT(f.get(), 0);
   // Pending never went above max_pending; the fifth job entered after the drop.
-  EXPECT_THAT(observer_->pending(), ElementsAre(1, 2, 3, 4, 0, 1, 0));
+  EXPECT_THAT(observer_->pending(), ElementsAre(1u, 2u, 3u, 4u, 0u, 1u, 0u));
   EXPECT_EQ(Queued(), 5);
 }
 

@@ -24,10 +24,10 @@ using SteadyClock = std::chrono::steady_clock;
 // Counts the batching producer's statements (for the mean batch size).
 class StatementCounter final : public Observer {
  public:
-  void OnProducerFlush(std::size_t jobs, std::chrono::duration<double>, bool ok) override {
+  void OnProducerFlush(std::size_t sent, std::chrono::duration<double>, bool ok) override {
     if (!ok) return;
     ++statements;
-    this->jobs += static_cast<long>(jobs);
+    jobs += static_cast<long>(sent);
   }
   std::atomic<long> statements{0};
   std::atomic<long> jobs{0};

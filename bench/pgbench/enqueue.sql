@@ -1,5 +1,8 @@
 -- One pgbench transaction = one autocommit enqueue with pgq's enqueue statement (spec 3.1), as
--- BatchingProducer's flush with its default OnConflict::kSkip (the ON CONFLICT clause) runs it, for the default names pgqueuer / pgqueuer_log. The six arrays are bound
+-- BatchingProducer's flush with its default OnConflict::kSkip runs it, for the default names
+-- pgqueuer / pgqueuer_log. Without the ON CONFLICT line it is the kRaise variant that
+-- ProducerQueries::Enqueue(job) runs per call: ci/bench deletes that line for its single-row
+-- runs. The six arrays are bound
 -- parameters, as pgq binds them: ci/bench passes them as pgbench variables (-D) built for
 -- :n jobs of entrypoint "bench" with a 13-byte payload, no delay, no dedupe key and JSON
 -- null headers, and runs the script with -M prepared.

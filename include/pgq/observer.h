@@ -54,6 +54,14 @@ class Observer {
   /// not run it still reports the time another worker set.
   virtual void OnScheduleNextRun(std::string_view /*schedule*/,
                                  std::chrono::system_clock::time_point /*next_run*/) {}
+
+  // Producer (BatchingProducer).
+  /// One enqueue statement of a flush ran: `jobs` sent, `took` from taking
+  /// a connection to the commit (or the error), `ok` false when it failed.
+  virtual void OnProducerFlush(std::size_t /*jobs*/, std::chrono::duration<double> /*took*/,
+                               bool /*ok*/) {}
+  /// Jobs waiting for a flush, after each change.
+  virtual void OnProducerPending(std::size_t /*pending*/) {}
 };
 
 }  // namespace pgq

@@ -3,9 +3,9 @@
 namespace pgq::cli {
 
 void BenchCommand::Register(CLI::App& app) {
-  auto* bench = app.add_subcommand("bench", "measure throughput, drain rate or latency (see docs/benchmarks.md)");
-  bench->add_option("--strategy", options_.strategy, "throughput | drain | latency")
-      ->check(CLI::IsMember({"throughput", "drain", "latency"}))
+  auto* bench = app.add_subcommand("bench", "measure throughput, drain rate, latency or producers (see docs/benchmarks.md)");
+  bench->add_option("--strategy", options_.strategy, "throughput | drain | latency | enqueue")
+      ->check(CLI::IsMember({"throughput", "drain", "latency", "enqueue"}))
       ->capture_default_str();
   bench->add_option("-t,--time", options_.seconds, "seconds (throughput)")->capture_default_str();
   bench->add_option("--consumers", options_.consumers, "queue managers")->capture_default_str();
@@ -14,7 +14,10 @@ void BenchCommand::Register(CLI::App& app) {
                     "handler threads per consumer (0 = 2 * batch)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  bench->add_option("--producers", options_.producers, "enqueuing threads (throughput)")
+  bench->add_option("--producers", options_.producers, "enqueuing threads (throughput, enqueue)")
+      ->capture_default_str();
+  bench->add_option("--producer", options_.producer, "producers to measure (enqueue)")
+      ->check(CLI::IsMember({"per-call", "batching", "both"}))
       ->capture_default_str();
   bench->add_option("--enqueue-batch", options_.enqueue_batch, "jobs per enqueue statement")
       ->capture_default_str();

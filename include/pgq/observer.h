@@ -43,6 +43,8 @@ class Observer {
                              std::string_view /*outcome*/,
                              std::chrono::duration<double> /*took*/) {}
   virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+  /// A job's failure/retry/rescue log line was dropped by the rate limit.
+  virtual void OnJobLogSuppressed() {}
 };
 
 }  // namespace pgq

@@ -194,6 +194,11 @@ struct Metrics::Impl {
                          .Help("Jobs taken over from workers whose heartbeat stopped")
                          .Register(*registry)
                          .Add({});
+  Counter& log_suppressed = BuildCounter()
+                                .Name("pgq_job_log_suppressed_total")
+                                .Help("Job failure/retry/rescue log lines dropped by the rate limit")
+                                .Register(*registry)
+                                .Add({});
   Family<Gauge>& build_info = BuildGauge()
                                   .Name("pgq_build_info")
                                   .Help("Build information; the value is always 1")
@@ -249,6 +254,7 @@ void Metrics::OnNotification(std::string_view type) {
 }
 void Metrics::OnJobsClaimed(std::string_view, std::size_t) {}
 void Metrics::OnJobRescued(std::string_view) { impl_->rescued.Increment(); }
+void Metrics::OnJobLogSuppressed() { impl_->log_suppressed.Increment(); }
 void Metrics::OnJobStarted(std::string_view entrypoint, std::chrono::duration<double> waited) {
   impl_->wait.Get(entrypoint).Observe(std::max(0.0, waited.count()));
   impl_->in_flight.Get(entrypoint).Increment();

@@ -40,17 +40,19 @@ fail() {
   local name
   for name in "${!pids[@]}"; do
     echo "---- worker $name (last lines) ----"
-    tail -n 25 "$work/$name.log" 2>/dev/null || true
+    grep -E '^[0-9]{4}-' "$work/$name.log" 2>/dev/null | tail -n 15 || true
   done
   exit 1
 }
-# A loopback port nobody listens on.
+# A loopback port nobody listens on and this suite has not handed out yet.
 free_port() {
   local port
   while :; do
     port=$((32768 + RANDOM % 20000))
+    grep -qx "$port" "$work/ports" 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
   done
+  echo "$port" >>"$work/ports"
   echo "$port"
 }
 # Waits up to $2 seconds for query $1 to print $3 (polling, no fixed sleeps).
@@ -74,7 +76,7 @@ await_ready() {
 }
 alive() { kill -0 "${pids[$1]}" 2>/dev/null || fail "worker $1 exited: $(tail -n 5 "$work/$1.log")"; }
 
-# config NAME SCHEMA PORT DSN_FILE [extra queue keys]: a worker configuration.
+# config NAME SCHEMA PORT DSN_FILE [extra queue keys] [heartbeat_timeout]: a worker configuration.
 config() {
   ports[$1]=$3
   cat >"$work/$1.yaml" <<YAML
@@ -85,7 +87,7 @@ queue:
   schema: $2
   batch_size: 5
   dequeue_timeout: 30s
-  heartbeat_timeout: 2s
+  heartbeat_timeout: ${6:-2s}
   health_check_interval: 1s
   health_check_timeout: 1s
   ${5:-}
@@ -253,7 +255,9 @@ scenario_partition() {
   local via=${PGQ_TEST_DSN/:$PGQ_PG_PORT\//:$pport/}
   [[ $via != "$PGQ_TEST_DSN" ]] || fail "partition: cannot point the DSN at the proxy ($PGQ_TEST_DSN)"
   port=$(free_port)
-  config p1 "$s" "$port" "$(dsn_file p1 "$via")"
+  # Heartbeats stall with everything else during the partition: a timeout
+  # shorter than the partition would let the worker take over its own jobs.
+  config p1 "$s" "$port" "$(dsn_file p1 "$via")" "" 30s
   start p1
   await_ready "$port" 200 30
   enqueue_many "$s" "$jobs" chaos.short

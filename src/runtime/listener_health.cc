@@ -104,7 +104,7 @@ void ListenerHealth::WaitForNext(const std::stop_token& token,
       // The reconnect callback wakes the claim loop once LISTEN is back.
       Report(false, "listener connection lost");
       std::scoped_lock lock(mu_);
-      was_listening_ = false;
+      if (!check_now_) was_listening_ = false;  // else it is back already
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <sstream>
 
 #include <spdlog/sinks/ostream_sink.h>
 

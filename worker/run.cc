@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -73,7 +74,9 @@ class Worker {
   std::atomic<bool> started_{false};
   std::string startup_problem_ = "starting";  // guarded by mu_
   std::mutex mu_;
-  std::mutex readiness_mu_;
+  // Held for a whole readiness round; timed, so that a round trip stuck on a
+  // partitioned connection makes later probes fail fast instead of queueing.
+  std::timed_mutex readiness_mu_;
   SteadyClock::time_point schema_checked_{};
   std::string schema_problem_;
   std::stop_source stop_;
@@ -96,7 +99,6 @@ HttpResponse Worker::Livez() {
 }
 
 Readiness Worker::CheckReadiness() {
-  std::scoped_lock lock(readiness_mu_);
   Readiness r;
   nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   bool all = true;
@@ -108,6 +110,21 @@ Readiness Worker::CheckReadiness() {
     checks.push_back(check);
     all = all && ok;
   };
+  std::unique_lock lock(readiness_mu_, std::defer_lock);
+  if (!lock.try_lock_for(2s)) {
+    // The previous round is stuck in a round trip (a connection that neither
+    // answers nor fails, as in a network partition): not ready.
+    add("database", false, "a readiness round trip has not returned for more than 2 s");
+    if (started_) {
+      const auto health = queuer_->queue_manager().Health();
+      add("listener", health.listener_up,
+          health.listener_problem.empty() ? "listener is down" : health.listener_problem);
+    }
+    r.ok = false;
+    r.body["status"] = "not ready";
+    r.body["checks"] = checks;
+    return r;
+  }
   bool autocommit_ok = true, isolation_ok = true, db_up = false;
   if (draining_) add("draining", false, "the worker is shutting down");
   if (!started_) {

@@ -112,11 +112,11 @@ _pgq_pg_ctl_start() {
   return 1
 }
 
-# Stop the server if it runs; keep the directory.
+# Stop the server if it runs; keep the directory. $1: shutdown mode (default fast).
 _pgq_pg_ctl_stop() {
   [[ -n ${PGQ_PG_DIR:-} && -f $PGQ_PG_DIR/data/postmaster.pid ]] || return 0
   (cd "$PGQ_PG_DIR" && _pgq_pg_as_owner "$PGQ_PG_BINDIR/pg_ctl" -D "$PGQ_PG_DIR/data" \
-    -m fast -w -t 60 stop) >/dev/null 2>&1 ||
+    -m "${1:-fast}" -w -t 60 stop) >/dev/null 2>&1 ||
     (cd "$PGQ_PG_DIR" && _pgq_pg_as_owner "$PGQ_PG_BINDIR/pg_ctl" -D "$PGQ_PG_DIR/data" \
       -m immediate -w -t 30 stop) >/dev/null 2>&1 || true
 }
@@ -257,9 +257,10 @@ _pgq_pg_require_started() {
 
 # Stops the server but keeps its data directory and port (see pgq_pg_resume).
 # Works in the starting shell and in child scripts, which inherit the exported variables.
+# $1: pg_ctl shutdown mode, fast (default) or immediate.
 pgq_pg_halt() {
   _pgq_pg_require_started pgq_pg_halt || return 1
-  _pgq_pg_ctl_stop
+  _pgq_pg_ctl_stop "${1:-fast}"
   echo "pgq_pg_halt: PostgreSQL stopped (data kept)" >&2
 }
 
@@ -282,8 +283,9 @@ pgq_pg_resume() {
   echo "pgq_pg_resume: PostgreSQL running again at $PGQ_TEST_DSN" >&2
 }
 
+# $1: shutdown mode, as for pgq_pg_halt.
 pgq_pg_restart() {
-  pgq_pg_halt && pgq_pg_resume
+  pgq_pg_halt "${1:-fast}" && pgq_pg_resume
 }
 
 pgq_pg_stop() {

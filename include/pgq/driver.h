@@ -59,6 +59,10 @@ struct Notification {
   int backend_pid = 0;
 };
 using NotificationCallback = std::function<void(const Notification&)>;
+/// Runs on a driver thread each time a LISTEN is in place again on a new
+/// connection after the previous one was lost. Notifications sent in between
+/// never arrive, so whatever they would have signalled must be checked again.
+using ReconnectCallback = std::function<void()>;
 
 /// What a connection must look like before the queue may use it.
 struct ConnectionRequirements {
@@ -103,10 +107,13 @@ class Driver : public Executor {
   /// `SELECT pg_notify($1, $2)` with both values bound.
   virtual void Notify(std::string_view channel, std::string_view payload);
   /// LISTENs on `channel`; `callback` runs on a driver thread for every
-  /// notification until the subscription is destroyed. Callbacks must be
-  /// quick and must not call back into the driver.
-  virtual std::unique_ptr<Subscription> Listen(
-      std::string_view channel, NotificationCallback callback) = 0;
+  /// notification until the subscription is destroyed, and `on_reconnect`
+  /// (if set) every time the LISTEN is re-established after a lost
+  /// connection. Callbacks must be quick and must not call back into the
+  /// driver.
+  virtual std::unique_ptr<Subscription> Listen(std::string_view channel,
+                                               NotificationCallback callback,
+                                               ReconnectCallback on_reconnect = {}) = 0;
   /// True while the LISTEN connection (if any) is connected and listening.
   virtual bool ListenerHealthy() const = 0;
 };
@@ -146,7 +153,8 @@ class ConnectionDriver final : public Driver {
   Rows Fetch(std::string_view sql, const Params& params = {}) override;
   std::int64_t Execute(std::string_view sql, const Params& params = {}) override;
   std::unique_ptr<Subscription> Listen(std::string_view channel,
-                                       NotificationCallback callback) override;
+                                       NotificationCallback callback,
+                                       ReconnectCallback on_reconnect = {}) override;
   bool ListenerHealthy() const override;
 
   /// Inspects the session (transaction block, isolation) with one query.

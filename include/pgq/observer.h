@@ -62,6 +62,9 @@ class Observer {
                                bool /*ok*/) {}
   /// Jobs waiting for a flush, after each change.
   virtual void OnProducerPending(std::size_t /*pending*/) {}
+
+  /// A job's failure/retry/rescue log line was dropped by the rate limit.
+  virtual void OnJobLogSuppressed() {}
 };
 
 }  // namespace pgq

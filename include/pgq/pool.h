@@ -159,7 +159,8 @@ class PoolDriver final : public Driver {
   Rows Fetch(std::string_view sql, const Params& params = {}) override;
   std::int64_t Execute(std::string_view sql, const Params& params = {}) override;
   std::unique_ptr<Subscription> Listen(std::string_view channel,
-                                       NotificationCallback callback) override;
+                                       NotificationCallback callback,
+                                       ReconnectCallback on_reconnect = {}) override;
   bool ListenerHealthy() const override;
 
   ConnectionPool& pool() const noexcept { return *pool_; }

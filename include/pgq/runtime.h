@@ -130,8 +130,12 @@ struct RunOptions {
   std::chrono::milliseconds shutdown_grace{30000};
   /// How often this worker rolls the log into statistics (0 = never).
   std::chrono::milliseconds log_aggregation_interval{30000};
-  /// Listener health check period (self-addressed health_check_event).
+  /// Listener health check period (self-addressed health_check_event). A
+  /// reconnect of the LISTEN connection starts a check at once.
   std::chrono::milliseconds health_check_interval{10000};
+  /// How long a health check waits for its event before the listener counts
+  /// as down (and the claim loop looks for work it may have missed).
+  std::chrono::milliseconds health_check_timeout{5000};
   /// How often this worker checks the queue table's planner statistics
   /// (0 = never). When the table changed by at least max(1000, its row count
   /// at the last ANALYZE) rows since then, the worker runs ANALYZE on it

@@ -49,6 +49,25 @@ void ConnectionCore::Dispatch(const std::string& channel, const std::string& pay
   }
 }
 
+void ConnectionCore::DispatchReconnect() {
+  std::vector<ReconnectCallback> targets;
+  {
+    std::scoped_lock lock(callbacks_mu);
+    for (const auto& [channel, cbs] : callbacks) {
+      for (const auto& cb : cbs) {
+        if (cb.on_reconnect) targets.push_back(cb.on_reconnect);
+      }
+    }
+  }
+  for (const auto& fn : targets) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      spdlog::error("reconnect callback failed: {}", e.what());
+    }
+  }
+}
+
 Session& ConnectionCore::EnsureSession() {
   if (session && session->IsOpen()) return *session;
   if (borrowed) throw ConnectionError("the borrowed connection is closed");
@@ -64,12 +83,25 @@ Session& ConnectionCore::EnsureSession() {
     if (options.observer) options.observer->OnConnectError("connect");
     throw;
   }
-  if (ever_connected) {
+  const bool reconnect = ever_connected;
+  if (reconnect) {
     spdlog::info("reconnected to PostgreSQL");
     if (options.observer) options.observer->OnReconnect();
   }
   ever_connected = true;
-  Relisten();
+  try {
+    Relisten();
+  } catch (...) {
+    // Without its LISTENs this session would look healthy to the next call
+    // yet hear nothing: drop it so the next call starts over.
+    receivers.clear();
+    session.reset();
+    listening = false;
+    throw;
+  }
+  // Anything sent while no LISTEN was in place is lost: tell the listeners,
+  // now that a new notification would reach them again.
+  if (reconnect && listening) DispatchReconnect();
   return *session;
 }
 
@@ -136,7 +168,9 @@ void ConnectionCore::PumpLoop(const std::stop_token& stop) {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd, POLLIN, 0}};
     const int timeout_ms = fd >= 0 ? 1000 : static_cast<int>(backoff.count());
     const int ready = ::poll(fds, fd >= 0 ? 2 : 1, timeout_ms);
-    if (fd < 0 && ready == 0) backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    // Capped at a second: one connection attempt per second while the server
+    // is away costs little, and the listener is back within a second of it.
+    if (fd < 0 && ready == 0) backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
     if (ready > 0 && (fds[0].revents & POLLIN)) {
       std::uint64_t drained = 0;
       [[maybe_unused]] auto n = ::read(wake_fd, &drained, sizeof drained);

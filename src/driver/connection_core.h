@@ -41,6 +41,7 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
   struct Callback {
     std::uint64_t id;
     NotificationCallback fn;
+    ReconnectCallback on_reconnect;
   };
 
   explicit ConnectionCore(ConnectionOptions opts) : options(std::move(opts)), borrowed(false) {}
@@ -67,6 +68,8 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
 
   void Wake() const;
   void Dispatch(const std::string& channel, const std::string& payload, int pid);
+  // Caller holds mu: every LISTEN is in place again on a new connection.
+  void DispatchReconnect();
   // Caller holds mu.
   Session& EnsureSession();
   // Caller holds mu; (re-)creates a LISTEN for every channel with callbacks.

@@ -143,13 +143,14 @@ std::int64_t ConnectionDriver::Execute(std::string_view sql, const Params& param
 }
 
 std::unique_ptr<Subscription> ConnectionDriver::Listen(std::string_view channel_view,
-                                                       NotificationCallback callback) {
+                                                       NotificationCallback callback,
+                                                       ReconnectCallback on_reconnect) {
   std::string channel(channel_view);
   std::uint64_t id = 0;
   {
     std::scoped_lock lock(impl_->callbacks_mu);
     id = impl_->next_id++;
-    impl_->callbacks[channel].push_back({id, std::move(callback)});
+    impl_->callbacks[channel].push_back({id, std::move(callback), std::move(on_reconnect)});
   }
   auto subscription = std::make_unique<ConnectionSubscription>(impl_, channel, id);
   {

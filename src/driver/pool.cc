@@ -429,7 +429,8 @@ std::int64_t PoolDriver::Execute(std::string_view sql, const Params& params) {
 }
 
 std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
-                                                 NotificationCallback callback) {
+                                                 NotificationCallback callback,
+                                                 ReconnectCallback on_reconnect) {
   std::scoped_lock lock(listeners_->mu);
   if (!listeners_->driver) {
     listeners_->reservation.emplace(pool_);
@@ -441,7 +442,7 @@ std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
     }
     pool_->observer().OnConnectionCreated();
   }
-  return listeners_->driver->Listen(channel, std::move(callback));
+  return listeners_->driver->Listen(channel, std::move(callback), std::move(on_reconnect));
 }
 
 bool PoolDriver::ListenerHealthy() const {

@@ -35,6 +35,9 @@ bool Dispatcher::ClaimWhileRoom(const RunOptions& options,
     }
     const bool partial = static_cast<std::int64_t>(jobs.size()) < want;
     if (jobs.empty()) break;
+    for (const auto& job : jobs) {
+      if (job.rescued) p_.events.Record({job, "rescued", {}, "its worker's heartbeat stopped", {}});
+    }
     p_.table.Add(std::move(jobs), p_.observer);
     // Fewer than asked for: the rest of the queue is locked, deferred or
     // empty, and claiming again at once would only find the same. An

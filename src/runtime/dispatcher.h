@@ -15,6 +15,7 @@
 #include "pgq/runtime.h"
 #include "runtime/backoff.h"
 #include "runtime/in_flight_table.h"
+#include "runtime/job_event_log.h"
 #include "runtime/runtime_store.h"
 
 namespace pgq::detail {
@@ -27,6 +28,7 @@ class Dispatcher {
     Observer& observer;
     const std::string& queue_manager_id;
     std::shared_ptr<spdlog::logger> log;
+    JobEventLog& events;
   };
   explicit Dispatcher(Parts parts) : p_(std::move(parts)) {}
 

@@ -49,12 +49,16 @@ bool JobRunner::Execute(const Job& job, const std::stop_token& cancel) {
   p_.observer.OnJobStarted(job.entrypoint,
                            std::chrono::duration<double>(Clock::now() - job.created));
   std::string outcome;
+  std::string error_type;
+  std::string error_message;
   if (cancel.stop_requested()) {
     p_.completions.Add({job.id, JobStatus::kCanceled, std::nullopt}, urgent);
     p_.observer.OnJobFinished(job.entrypoint, "canceled", {});
     return false;
   }
   auto fail = [&](const std::string& type, const std::string& message, bool permanent) {
+    error_type = type;
+    error_message = message;
     const std::string trace = type + ": " + message;
     if (!permanent && entry.options.retry) {
       if (auto delay = entry.options.retry->DelayAfter(job.attempts)) {
@@ -80,6 +84,8 @@ bool JobRunner::Execute(const Job& job, const std::stop_token& cancel) {
     requeued = Retry(job, r.delay(), "pgq::RetryRequested", r.what(),
                      std::string("pgq::RetryRequested: ") + r.what(), r.reason());
     outcome = "retried";
+    error_type = "pgq::RetryRequested";
+    error_message = r.what();
   } catch (const PermanentFailure& e) {
     fail(Demangle(typeid(e).name()), e.what(), true);
   } catch (const std::exception& e) {
@@ -87,8 +93,11 @@ bool JobRunner::Execute(const Job& job, const std::stop_token& cancel) {
   } catch (...) {
     fail("unknown", "a non-standard exception was thrown", false);
   }
-  p_.observer.OnJobFinished(job.entrypoint, outcome,
-                            std::chrono::duration<double>(SteadyClock::now() - started));
+  const std::chrono::duration<double> took = SteadyClock::now() - started;
+  p_.observer.OnJobFinished(job.entrypoint, outcome, took);
+  if (outcome != "successful" && outcome != "canceled") {
+    p_.events.Record({job, outcome, error_type, error_message, took});
+  }
   return requeued;
 }
 

@@ -14,6 +14,7 @@
 #include "runtime/completion_batcher.h"
 #include "runtime/entrypoint_registry.h"
 #include "runtime/in_flight_table.h"
+#include "runtime/job_event_log.h"
 #include "runtime/runtime_store.h"
 
 namespace pgq::detail {
@@ -29,6 +30,7 @@ class JobRunner {
     Resources& resources;
     const std::string& queue_manager_id;
     std::shared_ptr<spdlog::logger> log;
+    JobEventLog& events;
   };
   explicit JobRunner(Parts parts) : p_(std::move(parts)) {}
 

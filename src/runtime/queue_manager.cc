@@ -12,6 +12,7 @@
 //   StatisticsMaintainer Run(), then housekeeping  none (one thread at a time)
 //   ListenerHealth       health thread + driver    mu_: last event, round trip,
 //                        callbacks                 problem, reconnects
+//   JobEventLog          handlers + Run()          mu_: rate limit bucket
 //   RuntimeStore         all                       its own (SqlStore: the driver's)
 //
 // No part calls another while holding its own mutex, except that driver
@@ -57,8 +58,9 @@ struct QueueManager::Impl {
         completions(*store, log),
         statistics(*store, log),
         heartbeats(*store, table, log),
-        listener(*store, channel, observer),
-        dispatcher({table, *store, *observer, id, log}) {}
+        listener(*store, channel, observer, [this] { table.Wake(); }),
+        events(log, *observer),
+        dispatcher({table, *store, *observer, id, log, events}) {}
 
   std::unique_ptr<detail::RuntimeStore> store;
   DBSettings settings;
@@ -78,6 +80,7 @@ struct QueueManager::Impl {
   detail::StatisticsMaintainer statistics;
   detail::Heartbeats heartbeats;
   detail::ListenerHealth listener;
+  detail::JobEventLog events;
   detail::Dispatcher dispatcher;
 
   void OnNotification(const Notification& n);
@@ -181,6 +184,9 @@ void QueueManager::Run(const RunOptions& options) {
                      ") must be at least 2 * batch_size (" +
                      std::to_string(2 * options.batch_size) + ")");
   }
+  if (options.health_check_interval.count() <= 0 || options.health_check_timeout.count() <= 0) {
+    throw LogicError("health_check_interval and health_check_timeout must be positive");
+  }
   if (s.entrypoints.empty()) throw LogicError("no entrypoints registered");
   if (const auto problems = s.store->SchemaProblems(); !problems.empty()) {
     std::string joined;
@@ -203,19 +209,29 @@ void QueueManager::Run(const RunOptions& options) {
   s.table.Open();
   s.draining = false;
 
-  auto subscription =
-      s.store->Listen(s.channel, [&s](const Notification& n) { s.OnNotification(n); });
+  // After a reconnect, whatever was notified while LISTEN was away is lost:
+  // claim at once and check the listener again.
+  auto subscription = s.store->Listen(
+      s.channel, [&s](const Notification& n) { s.OnNotification(n); },
+      [&s] {
+        s.log->info("LISTEN on {} re-established; looking for work it may have missed",
+                    s.channel);
+        s.table.Wake();
+        s.listener.OnReconnect(s.running);
+      });
   s.listener.Start();
   detail::JobRunner runner({s.entrypoints, s.table, s.completions, *s.store, *s.observer,
-                            *s.resources, s.id, s.log});
+                            *s.resources, s.id, s.log, s.events});
   std::vector<std::jthread> workers;
   for (std::size_t i = 0; i < threads; ++i) workers.emplace_back([&runner] { runner.Serve(); });
   detail::Housekeeper housekeeper(s.completions, s.heartbeats, s.statistics);
   std::jthread flusher(
       [&](std::stop_token t) { housekeeper.Loop(t, options.heartbeat_timeout); });
   std::jthread health(
-      [&s, interval = options.health_check_interval](std::stop_token t) {
-        s.listener.Loop(t, interval, s.running);
+      [&s, timing = detail::ListenerHealth::Timing{options.health_check_interval,
+                                                   options.health_check_timeout}](
+          std::stop_token t) {
+        s.listener.Loop(t, timing, s.running);
       });
   s.log->info("queue manager {} consuming {} entrypoint(s) on channel {}", s.id, names.size(),
               s.channel);

@@ -41,7 +41,8 @@ class RuntimeStore {
   // Notifications, as in Driver.
   virtual void Notify(std::string_view channel, std::string_view payload) = 0;
   virtual std::unique_ptr<Subscription> Listen(std::string_view channel,
-                                               NotificationCallback callback) = 0;
+                                               NotificationCallback callback,
+                                               ReconnectCallback on_reconnect) = 0;
   virtual bool ListenerHealthy() const = 0;
 
   /// What QueueManager::queries() hands out.
@@ -65,8 +66,8 @@ class SqlStore final : public RuntimeStore {
   void AnalyzeQueue(std::int64_t min_changes) override;
   bool AggregateLogs() override;
   void Notify(std::string_view channel, std::string_view payload) override;
-  std::unique_ptr<Subscription> Listen(std::string_view channel,
-                                       NotificationCallback callback) override;
+  std::unique_ptr<Subscription> Listen(std::string_view channel, NotificationCallback callback,
+                                       ReconnectCallback on_reconnect) override;
   bool ListenerHealthy() const override;
   Queries& queries() noexcept override { return queries_; }
 

@@ -47,8 +47,9 @@ void SqlStore::Notify(std::string_view channel, std::string_view payload) {
 }
 
 std::unique_ptr<Subscription> SqlStore::Listen(std::string_view channel,
-                                               NotificationCallback callback) {
-  return driver_.Listen(channel, std::move(callback));
+                                               NotificationCallback callback,
+                                           ReconnectCallback on_reconnect) {
+  return driver_.Listen(channel, std::move(callback), std::move(on_reconnect));
 }
 
 bool SqlStore::ListenerHealthy() const { return driver_.ListenerHealthy(); }

@@ -526,6 +526,8 @@ TEST(ConfigTest, MapsEverySection) {
       "  dequeue_timeout: 1.5s\n"
       "  heartbeat_timeout: 1m\n"
       "  statistics_check_interval: 0s\n"
+      "  health_check_interval: 2s\n"
+      "  health_check_timeout: 500ms\n"
       "entrypoints:\n"
       "  send_email:\n"
       "    handler: {type: sleep, duration: 2s}\n"
@@ -548,6 +550,8 @@ TEST(ConfigTest, MapsEverySection) {
   EXPECT_EQ(config.run.dequeue_timeout, milliseconds(1500));
   EXPECT_EQ(config.run.heartbeat_timeout, std::chrono::minutes(1));
   EXPECT_EQ(config.run.statistics_check_interval, milliseconds(0));  // off
+  EXPECT_EQ(config.run.health_check_interval, std::chrono::seconds(2));
+  EXPECT_EQ(config.run.health_check_timeout, milliseconds(500));
   EXPECT_EQ(config.run.shutdown_grace, std::chrono::seconds(45));
   EXPECT_EQ(config.shutdown_grace, std::chrono::seconds(45));
 

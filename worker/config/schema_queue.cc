@@ -96,6 +96,20 @@ const Section<Document, WorkerConfig> kQueue{{
      [](YAML::Emitter& o, std::string_view k, const WorkerConfig& c) {
        PutDuration(o, k, c.run.statistics_check_interval);
      }},
+    {"health_check_interval", "duration", false,
+     [](const Parser& p, const Item& v, Document& d) {
+       d.config.run.health_check_interval = p.PositiveDuration(v);
+     },
+     [](YAML::Emitter& o, std::string_view k, const WorkerConfig& c) {
+       PutDuration(o, k, c.run.health_check_interval);
+     }},
+    {"health_check_timeout", "duration", false,
+     [](const Parser& p, const Item& v, Document& d) {
+       d.config.run.health_check_timeout = p.PositiveDuration(v);
+     },
+     [](YAML::Emitter& o, std::string_view k, const WorkerConfig& c) {
+       PutDuration(o, k, c.run.health_check_timeout);
+     }},
 }};
 
 }  // namespace pgq::worker::schema

@@ -215,6 +215,10 @@ struct Metrics::Impl {
       Gauges(*registry, "pgq_schedule_next_run_timestamp_seconds",
              "Unix time the schedule is due next, as the database has it (sampled)");
   Children<Gauge> schedule_next{schedule_next_family, "schedule"};
+  Counter& log_suppressed =
+      Counters(*registry, "pgq_job_log_suppressed_total",
+               "Job failure/retry/rescue log lines dropped by the rate limit")
+          .Add({});
   Family<Gauge>& build_info =
       Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
@@ -289,6 +293,7 @@ void Metrics::OnJobsClaimed(std::string_view entrypoint, std::size_t count) {
   impl_->claimed.Get(entrypoint).Increment(static_cast<double>(count));
 }
 void Metrics::OnJobRescued(std::string_view) { impl_->rescued.Increment(); }
+void Metrics::OnJobLogSuppressed() { impl_->log_suppressed.Increment(); }
 void Metrics::OnJobStarted(std::string_view entrypoint, std::chrono::duration<double> waited) {
   impl_->wait.Get(entrypoint).Observe(std::max(0.0, waited.count()));
   impl_->in_flight.Get(entrypoint).Increment();

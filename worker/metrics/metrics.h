@@ -54,6 +54,7 @@ class Metrics final : public Observer {
   void OnReconnect() override;
   void OnStateViolation(bool in_transaction, bool isolation) override;
   void OnListenerUp(bool up) override;
+  void OnJobLogSuppressed() override;
   void OnNotification(std::string_view type) override;
   void OnJobsClaimed(std::string_view entrypoint, std::size_t count) override;
   void OnJobRescued(std::string_view entrypoint) override;

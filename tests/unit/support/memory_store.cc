@@ -15,7 +15,8 @@ class NoSqlDriver final : public Driver {
  public:
   Rows Fetch(std::string_view, const Params&) override { Refuse(); }
   std::int64_t Execute(std::string_view, const Params&) override { Refuse(); }
-  std::unique_ptr<Subscription> Listen(std::string_view, NotificationCallback) override {
+  std::unique_ptr<Subscription> Listen(std::string_view, NotificationCallback,
+                                       ReconnectCallback) override {
     Refuse();
   }
   bool ListenerHealthy() const override { return false; }
@@ -229,22 +230,41 @@ Queries::QueueProbe MemoryStore::ProbeQueue(const std::vector<std::string>& entr
 
 void MemoryStore::Notify(std::string_view channel, std::string_view payload) {
   std::scoped_lock lock(listeners_mu_);
+  if (listener_down_ || lose_notifications_) return;
   for (const auto& [key, listener] : listeners_) {
-    if (listener.first == channel) listener.second({std::string(channel), std::string(payload), 0});
+    if (listener.channel == channel) {
+      listener.callback({std::string(channel), std::string(payload), 0});
+    }
   }
 }
 
 std::unique_ptr<Subscription> MemoryStore::Listen(std::string_view channel,
-                                                  NotificationCallback callback) {
+                                                  NotificationCallback callback,
+                                                  ReconnectCallback on_reconnect) {
   std::scoped_lock lock(listeners_mu_);
   const int key = next_listener_++;
-  listeners_[key] = {std::string(channel), std::move(callback)};
+  listeners_[key] = {std::string(channel), std::move(callback), std::move(on_reconnect)};
   return std::make_unique<Listener>(*this, key);
 }
 
 bool MemoryStore::ListenerHealthy() const {
   std::scoped_lock lock(listeners_mu_);
-  return !listeners_.empty();
+  return !listeners_.empty() && !listener_down_;
+}
+
+void MemoryStore::SetListenerDown(bool down) {
+  std::scoped_lock lock(listeners_mu_);
+  const bool back = listener_down_ && !down;
+  listener_down_ = down;
+  if (!back) return;
+  for (const auto& [key, listener] : listeners_) {
+    if (listener.on_reconnect) listener.on_reconnect();
+  }
+}
+
+void MemoryStore::LoseNotifications(bool lose) {
+  std::scoped_lock lock(listeners_mu_);
+  lose_notifications_ = lose;
 }
 
 Queries& MemoryStore::queries() noexcept { return *queries_; }

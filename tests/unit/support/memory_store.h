@@ -35,6 +35,11 @@ class MemoryStore final : public detail::RuntimeStore {
   std::string LastTraceback(JobId id) const;
   std::int64_t CountWithStatus(JobStatus status) const;
   std::int64_t probes() const;
+  /// Faults of the LISTEN side. Down: nothing is delivered and
+  /// ListenerHealthy() is false; back up: the reconnect callbacks run.
+  void SetListenerDown(bool down);
+  /// Notifications vanish while the listener still looks healthy.
+  void LoseNotifications(bool lose);
   std::int64_t released() const;
 
   // RuntimeStore.
@@ -50,8 +55,8 @@ class MemoryStore final : public detail::RuntimeStore {
   void AnalyzeQueue(std::int64_t) override {}
   bool AggregateLogs() override { return true; }
   void Notify(std::string_view channel, std::string_view payload) override;
-  std::unique_ptr<Subscription> Listen(std::string_view channel,
-                                       NotificationCallback callback) override;
+  std::unique_ptr<Subscription> Listen(std::string_view channel, NotificationCallback callback,
+                                       ReconnectCallback on_reconnect) override;
   bool ListenerHealthy() const override;
   Queries& queries() noexcept override;
 
@@ -70,7 +75,14 @@ class MemoryStore final : public detail::RuntimeStore {
   // Guards listeners_; held while a callback runs, so an unsubscribed
   // callback is never called afterwards.
   mutable std::mutex listeners_mu_;
-  std::map<int, std::pair<std::string, NotificationCallback>> listeners_;
+  struct ListenerEntry {
+    std::string channel;
+    NotificationCallback callback;
+    ReconnectCallback on_reconnect;
+  };
+  std::map<int, ListenerEntry> listeners_;
+  bool listener_down_ = false;
+  bool lose_notifications_ = false;
   int next_listener_ = 0;
   // queries() must hand out a Queries; its SQL goes to a driver that refuses.
   std::unique_ptr<Driver> no_sql_;

@@ -14,6 +14,7 @@
 #include "pgq/schema.h"
 #include "pgq/settings.h"
 #include "cli/bench.h"
+#include "cli/migrate.h"
 #include "config/config.h"
 #include "run.h"
 #include <csignal>
@@ -312,6 +313,8 @@ int Main(int argc, char** argv) {
       return worker::RunWorker(config);
     };
   });
+
+  AddMigrateCommand(app, action);
 
   // bench
   auto* bench = app.add_subcommand("bench", "measure throughput, drain rate or latency (see docs/benchmarks.md)");

@@ -53,15 +53,35 @@ const met = (x, need) =>
 
 const jobs = machine.jobs ? machine.jobs.toLocaleString('en-US') : 'N';
 const secs = machine.time ?? 'T';
-const shape = `${machine.producers ?? '?'} producers × ${machine.enqueue_batch ?? '?'}`;
+const shape_ = (m) => `${m.producers ?? '?'} producers × ${m.enqueue_batch ?? '?'}`;
+const shape = shape_(machine);
 
+const drivers = {
+  pool: 'pgq pool driver (libpq)',
+  connection: 'pgq connection driver (libpq)',
+  apg: 'asyncpg, one connection per consumer',
+  apgpool: 'asyncpg pool',
+  psy: 'psycopg 3, one connection per consumer',
+};
+const driverOf = (r) => (ok(r) && r.driver ? drivers[r.driver] ?? r.driver : '–');
+// Who limited a sustained run: a backlog larger than what is in flight (two enqueue calls per
+// producer plus one claim batch per consumer) means the consumers could not keep up; a smaller
+// one means they waited for the producers.
+function pace(r) {
+  if (!ok(r) || r.queued_left == null) return '–';
+  const inFlight = 2 * (r.producers ?? machine.producers ?? 0) * (r.enqueue_batch ?? machine.enqueue_batch ?? 0) +
+    (r.consumers ?? 0) * (r.batch ?? 0);
+  return r.queued_left > inFlight
+    ? `consumers set the pace (backlog left ${fmt(r.queued_left)})`
+    : `producers set the pace (backlog left ${fmt(r.queued_left)})`;
+}
 // ---- drain ----
 const gDrain = best(['graphile-drain-p1', 'graphile-drain-p2']);
 const gDrainRate = gDrain?.r.rate ?? null;
 for (const [name, label] of [
-  ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool, 16 handler threads each)'],
-  ['pgq-drain-4x100', 'pgq, 4 consumers × batch 100 (pool, 16 handler threads each)'],
-  ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool, 16 handler threads each)'],
+  ['pgq-drain-5x10', 'pgq, 5 consumers × batch 10 (pool driver over libpq, 16 handler threads each)'],
+  ['pgq-drain-4x100', 'pgq, 4 consumers × batch 100 (pool driver over libpq, 16 handler threads each)'],
+  ['pgq-drain-4x500', 'pgq, 4 consumers × batch 500 (pool driver over libpq, 16 handler threads each)'],
 ]) {
   const r = load(name);
   const x = ratio(rate(r), gDrainRate);
@@ -80,10 +100,10 @@ for (const [name, label] of [
 // ---- sustained ----
 const gThr = best(['graphile-throughput-p1', 'graphile-throughput-p2']);
 const gThrRate = gThr?.r.rate ?? null;
-const backlog = (r) => (ok(r) && r.queued_left != null ? `; backlog left ${fmt(r.queued_left)}` : '');
+const backlog = (r) => (ok(r) && r.queued_left != null ? `; ${pace(r)}` : '');
 for (const [name, label] of [
-  ['pgq-throughput-2x100', 'pgq, 2 consumers × batch 100 (pool, 16 handler threads each)'],
-  ['pgq-throughput-2x500', 'pgq, 2 consumers × batch 500 (pool, 16 handler threads each)'],
+  ['pgq-throughput-2x100', 'pgq, 2 consumers × batch 100 (pool driver over libpq, 16 handler threads each)'],
+  ['pgq-throughput-2x500', 'pgq, 2 consumers × batch 500 (pool driver over libpq, 16 handler threads each)'],
 ]) {
   const r = load(name);
   const x = ratio(rate(r), gThrRate);
@@ -96,6 +116,36 @@ for (const [name, label] of [
 ]) {
   const r = load(name);
   row(`Sustained ${secs} s, ${shape}`, label + backlog(r), value(r), `${times(ratio(rate(r), gThrRate))} graphile best`, '', '');
+}
+
+// ---- Python PgQueuer's own benchmark beside pgq's own benchmark (same shapes, same server, same rounds) ----
+const pyVersion = [
+  'pgqueuer-drain-5x10', 'pgqueuer-drain-4x100', 'pgqueuer-throughput-2x100',
+].map(load).find((r) => r?.version)?.version ?? '?';
+const pgqRatio = (mine, theirs) => {
+  const x = ratio(rate(mine), rate(theirs));
+  return x == null ? '–' : `pgq ÷ PgQueuer ${times(x)}`;
+};
+for (const [shape, label] of [
+  ['drain-5x10', '5 consumers × batch 10'],
+  ['drain-4x100', '4 consumers × batch 100'],
+  ['drain-4x500', '4 consumers × batch 500'],
+  ['throughput-2x100', '2 consumers × batch 100'],
+  ['throughput-2x500', '2 consumers × batch 500'],
+]) {
+  const mine = load(`pgq-${shape}`);
+  const theirs = load(`pgqueuer-${shape}`);
+  const sustained = shape.startsWith('throughput');
+  const workload = sustained ? `Sustained ${secs} s, ${shape_(machine)}` : `Drain ${jobs} no-op`;
+  const paceOf = (r) => (sustained ? `; ${pace(r)}` : '');
+  row(
+    workload,
+    `PgQueuer ${pyVersion} (tools/benchmark.py), ${label}${ok(theirs) ? `; ${driverOf(theirs)}${paceOf(theirs)}` : ''}`,
+    value(theirs),
+    pgqRatio(mine, theirs),
+    '',
+    '',
+  );
 }
 
 // ---- limit: pgbench with pgq's statements ----
@@ -191,7 +241,8 @@ lines.push(
 );
 lines.push(
   `Node ${machine.node ?? '?'}; graphile-worker ${load('graphile-drain-p1')?.version ?? '?'}, ` +
-    `pg-boss ${load('pgboss-drain')?.version ?? '?'}; pgq ${machine.commit ?? '?'}` +
+    `pg-boss ${load('pgboss-drain')?.version ?? '?'}; Python PgQueuer ${pyVersion} in a Debian 13 ` +
+    `chroot (its own tools/benchmark.py and schema); pgq ${machine.commit ?? '?'}` +
     `${machine.dirty ? ' (with uncommitted changes)' : ''}.`,
 );
 lines.push(

@@ -21,12 +21,9 @@
 #include "pgq/pgqueuer.h"
 #include "pgq/pool.h"
 #include "pgq/schema.h"
+#include "pgq/version.h"
 #include "run_readiness.h"
 #include "util/sleep.h"
-
-#ifndef PGQ_VERSION
-#define PGQ_VERSION "0.0.0"
-#endif
 
 namespace pgq::worker {
 
@@ -66,7 +63,7 @@ std::string JoinReasons(const std::vector<std::string>& reasons) {
 class Worker {
  public:
   explicit Worker(const WorkerConfig& config)
-      : config_(config), metrics_(std::make_shared<Metrics>(PGQ_VERSION)) {}
+      : config_(config), metrics_(std::make_shared<Metrics>(std::string(Version()))) {}
 
   int Run();
 
@@ -299,7 +296,7 @@ bool Worker::WaitForSchema(const std::stop_token& stop) {
 }
 
 int Worker::Run() {
-  spdlog::info("pgq {} starting; configuration from {}:\n{}", PGQ_VERSION, config_.file,
+  spdlog::info("pgq {} starting; configuration from {}:\n{}", Version(), config_.file,
                config_.Masked());
 
   // Signals go to a dedicated thread (handlers in normal context). The first
@@ -333,6 +330,14 @@ int Worker::Run() {
 
   readiness_ = std::make_unique<ReadinessMonitor>([this] { return CheckReadiness(); },
                                                    config_.pool.health_check_interval, kProbeWait);
+  // Every configured entrypoint's and schedule's series exist (at 0) from the
+  // first scrape on.
+  {
+    std::vector<std::string> entrypoints, schedules;
+    for (const auto& e : config_.entrypoints) entrypoints.push_back(e.name);
+    for (const auto& s : config_.schedules) schedules.push_back(s.name);
+    metrics_->Prepare(entrypoints, schedules);
+  }
   std::unique_ptr<HttpServer> http;
   try {
     http = std::make_unique<HttpServer>(

@@ -43,6 +43,25 @@ class Observer {
                              std::string_view /*outcome*/,
                              std::chrono::duration<double> /*took*/) {}
   virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+
+  // Schedules.
+  /// One run of a schedule's handler ended; `outcome` is "successful" or
+  /// "exception".
+  virtual void OnScheduleRun(std::string_view /*schedule*/, std::string_view /*outcome*/,
+                             std::chrono::duration<double> /*took*/) {}
+  /// When the database says the schedule is due next (its `next_run`): read
+  /// at start, after every claim and every few seconds, so a worker that did
+  /// not run it still reports the time another worker set.
+  virtual void OnScheduleNextRun(std::string_view /*schedule*/,
+                                 std::chrono::system_clock::time_point /*next_run*/) {}
+
+  // Producer (BatchingProducer).
+  /// One enqueue statement of a flush ran: `jobs` sent, `took` from taking
+  /// a connection to the commit (or the error), `ok` false when it failed.
+  virtual void OnProducerFlush(std::size_t /*jobs*/, std::chrono::duration<double> /*took*/,
+                               bool /*ok*/) {}
+  /// Jobs waiting for a flush, after each change.
+  virtual void OnProducerPending(std::size_t /*pending*/) {}
 };
 
 }  // namespace pgq

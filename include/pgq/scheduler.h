@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pgq/driver.h"
+#include "pgq/observer.h"
 #include "pgq/queries.h"
 #include "pgq/runtime.h"
 
@@ -56,7 +57,10 @@ using ScheduleHandler = std::function<void(ScheduleContext&)>;
 /// blocks until Stop().
 class Scheduler {
  public:
-  Scheduler(Driver& driver, DBSettings settings, std::shared_ptr<Resources> resources = nullptr);
+  /// `observer` hears of every run (outcome, duration) and of each schedule's
+  /// next due time as the database has it.
+  Scheduler(Driver& driver, DBSettings settings, std::shared_ptr<Resources> resources = nullptr,
+            std::shared_ptr<Observer> observer = nullptr);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -3,6 +3,7 @@
 
 #include "pgq/error.h"
 #include "pgq/queries.h"
+#include "queries/new_job.h"
 #include "queries/query_context.h"
 #include "sql/literals.h"
 
@@ -10,6 +11,24 @@ namespace pgq {
 namespace {
 
 using detail::ArrayLiteral;
+using detail::CheckedHeaders;
+
+std::vector<std::string> KeysFromMessage(const std::string& message) {
+  // "Key (dedupe_key)=(k1) already exists."
+  std::vector<std::string> keys;
+  const std::string marker = "Key (dedupe_key)=(";
+  auto pos = message.find(marker);
+  if (pos != std::string::npos) {
+    pos += marker.size();
+    const auto end = message.find(") already exists", pos);
+    if (end != std::string::npos) keys.push_back(message.substr(pos, end - pos));
+  }
+  return keys;
+}
+
+}  // namespace
+
+namespace detail {
 
 // Headers must be a JSON object or null: anything else breaks Python
 // workers' validation of the whole dequeue batch (spec 1.12).
@@ -28,20 +47,12 @@ std::string CheckedHeaders(const std::optional<std::string>& headers) {
   return parsed.dump();
 }
 
-std::vector<std::string> KeysFromMessage(const std::string& message) {
-  // "Key (dedupe_key)=(k1) already exists."
-  std::vector<std::string> keys;
-  const std::string marker = "Key (dedupe_key)=(";
-  auto pos = message.find(marker);
-  if (pos != std::string::npos) {
-    pos += marker.size();
-    const auto end = message.find(") already exists", pos);
-    if (end != std::string::npos) keys.push_back(message.substr(pos, end - pos));
-  }
-  return keys;
+void CheckNewJob(const NewJob& job) {
+  if (job.entrypoint.empty()) throw LogicError("a job needs an entrypoint");
+  CheckedHeaders(job.headers);
 }
 
-}  // namespace
+}  // namespace detail
 
 ProducerQueries::ProducerQueries(Executor& executor, DBSettings settings)
     : ProducerQueries(detail::MakeQueryContext(executor, nullptr, std::move(settings))) {}

@@ -19,8 +19,8 @@ PgQueuer::PgQueuer(std::unique_ptr<Driver> driver, std::optional<std::string> ch
       resources_(resources ? std::move(resources) : std::make_shared<Resources>()) {
   if (!driver_) throw LogicError("PgQueuer needs a driver");
   qm_ = std::make_unique<QueueManager>(*driver_, settings, channel.value_or(settings.channel),
-                                       resources_, std::move(observer));
-  scheduler_ = std::make_unique<Scheduler>(*driver_, settings, resources_);
+                                       resources_, observer);
+  scheduler_ = std::make_unique<Scheduler>(*driver_, settings, resources_, std::move(observer));
 }
 
 PgQueuer::~PgQueuer() = default;

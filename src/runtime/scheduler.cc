@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <set>
@@ -19,14 +20,16 @@ struct Scheduler::Impl {
     ScheduleHandler handler;
     bool clean_old;
   };
-  Impl(Driver& d, DBSettings s, std::shared_ptr<Resources> r)
+  Impl(Driver& d, DBSettings s, std::shared_ptr<Resources> r, std::shared_ptr<Observer> o)
       : driver(d),
         queries(driver, std::move(s)),
-        resources(r ? std::move(r) : std::make_shared<Resources>()) {}
+        resources(r ? std::move(r) : std::make_shared<Resources>()),
+        observer(o ? std::move(o) : std::make_shared<Observer>()) {}
 
   Driver& driver;
   Queries queries;
   std::shared_ptr<Resources> resources;
+  std::shared_ptr<Observer> observer;
   std::vector<Entry> entries;
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> polls{0};
@@ -48,14 +51,31 @@ struct Scheduler::Impl {
     }
     return out;
   }
+  /// Tells the observer each registered schedule's next run as `rows` (from
+  /// the database) have it; a name with several expressions reports the
+  /// earliest. Rows of schedules this scheduler does not run are ignored.
+  void ReportNextRuns(const std::vector<ScheduleRow>& rows) const {
+    std::map<std::string, Clock::time_point> earliest;
+    for (const auto& row : rows) {
+      const bool ours = std::any_of(entries.begin(), entries.end(), [&](const Entry& e) {
+        return e.name == row.entrypoint && e.cron.text() == row.expression;
+      });
+      if (!ours) continue;
+      auto [it, inserted] = earliest.emplace(row.entrypoint, row.next_run);
+      if (!inserted) it->second = std::min(it->second, row.next_run);
+    }
+    for (const auto& [name, when] : earliest) observer->OnScheduleNextRun(name, when);
+  }
   void Sleep(std::chrono::milliseconds d) {
     std::unique_lock lock(mu);
     cv.wait_for(lock, d, [&] { return stop.load(); });
   }
 };
 
-Scheduler::Scheduler(Driver& driver, DBSettings settings, std::shared_ptr<Resources> resources)
-    : impl_(std::make_unique<Impl>(driver, std::move(settings), std::move(resources))) {}
+Scheduler::Scheduler(Driver& driver, DBSettings settings, std::shared_ptr<Resources> resources,
+                     std::shared_ptr<Observer> observer)
+    : impl_(std::make_unique<Impl>(driver, std::move(settings), std::move(resources),
+                                   std::move(observer))) {}
 
 Scheduler::~Scheduler() {
   Stop();
@@ -96,6 +116,10 @@ void Scheduler::Run() {
     if (e.clean_old) s.queries.DeleteSchedulesNamed(e.name);
   }
   s.queries.InsertSchedules(s.Slots(Clock::now()));
+  // Next-run times are re-read this often, so every worker reports the time
+  // that whichever worker claimed the schedule last wrote.
+  constexpr auto kPeekEvery = 5s;
+  auto next_peek = std::chrono::steady_clock::now();
 
   // Running schedules heartbeat every second; a runner silent for 30 s is
   // taken over by another scheduler.
@@ -118,7 +142,13 @@ void Scheduler::Run() {
   while (!s.stop) {
     const auto now = Clock::now();
     try {
-      for (auto& row : s.queries.FetchSchedules(s.Slots(now))) {
+      if (std::chrono::steady_clock::now() >= next_peek) {
+        next_peek = std::chrono::steady_clock::now() + kPeekEvery;
+        s.ReportNextRuns(s.queries.PeekSchedules());
+      }
+      const auto claimed = s.queries.FetchSchedules(s.Slots(now));
+      s.ReportNextRuns(claimed);
+      for (const auto& row : claimed) {
         const Impl::Entry* entry = nullptr;
         for (const auto& e : s.entries) {
           if (e.name == row.entrypoint && e.cron.text() == row.expression) entry = &e;
@@ -130,12 +160,17 @@ void Scheduler::Run() {
         s.running.insert(row.id);
         auto done = std::make_shared<std::atomic<bool>>(false);
         s.runs.push_back({done, std::jthread([&s, entry, row, done] {
+          const auto started = std::chrono::steady_clock::now();
+          std::string_view outcome = "successful";
           try {
             ScheduleContext ctx{row, *s.resources};
             entry->handler(ctx);
           } catch (const std::exception& e) {
+            outcome = "exception";
             spdlog::error("schedule {} failed: {}", row.entrypoint, e.what());
           }
+          s.observer->OnScheduleRun(row.entrypoint, outcome,
+                                    std::chrono::steady_clock::now() - started);
           try {
             s.queries.SetSchedulesQueued({row.id});
           } catch (const std::exception& e) {

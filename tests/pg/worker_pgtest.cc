@@ -3,7 +3,11 @@
 
 #include <gmock/gmock.h>
 
+#include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <optional>
+#include <sstream>
 #include <fstream>
 #include <thread>
 
@@ -81,6 +85,19 @@ class WorkerTest : public PgTest {
     return Count("SELECT count(*) FROM " + settings().LogTable() + " WHERE status = '" + status + "'");
   }
 
+  // promtool must accept a live exposition.
+  void ExpectPromtoolAccepts(const std::string& scrape) {
+    const std::string file = secrets_ + "/metrics.txt";
+    std::ofstream(file) << scrape;
+    const auto promtool =
+        testing::RunCommand("command -v promtool >/dev/null && promtool check metrics < " + file);
+    if (promtool.exit_code == 1 && promtool.output.empty()) {
+      ADD_FAILURE() << "promtool is not installed (ci/deps installs Debian's prometheus package)";
+    } else {
+      EXPECT_EQ(promtool.exit_code, 0) << promtool.output;
+    }
+  }
+
   std::string secrets_;
   int port_ = 0;
 };
@@ -116,15 +133,7 @@ TEST_F(WorkerTest, ServesProbesMetricsAndJobsThenDrainsOnSigterm) {
   }
   EXPECT_EQ(HttpGet(Url("/nope")).status, 404);
 
-  // promtool must accept the live exposition.
-  const std::string file = secrets_ + "/metrics.txt";
-  std::ofstream(file) << metrics.body;
-  const auto promtool = testing::RunCommand("command -v promtool >/dev/null && promtool check metrics < " + file);
-  if (promtool.exit_code == 1 && promtool.output.empty()) {
-    ADD_FAILURE() << "promtool is not installed (ci/deps installs Debian's prometheus package)";
-  } else {
-    EXPECT_EQ(promtool.exit_code, 0) << promtool.output;
-  }
+  ExpectPromtoolAccepts(metrics.body);
 
   worker.Signal(SIGTERM);
   EXPECT_EQ(worker.Wait(), 0) << worker.Output();
@@ -133,6 +142,101 @@ TEST_F(WorkerTest, ServesProbesMetricsAndJobsThenDrainsOnSigterm) {
   EXPECT_THAT(output, Not(HasSubstr(kMarker)));
   EXPECT_THAT(output, HasSubstr("draining"));
   EXPECT_THAT(output, HasSubstr("worker stopped cleanly"));
+}
+
+// The value of the series `series` (name and labels exactly as exposed), or
+// nullopt when the scrape has no such line.
+std::optional<double> Sample(const std::string& scrape, const std::string& series) {
+  std::istringstream lines(scrape);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+TEST_F(WorkerTest, MetricsStartAtZeroForConfiguredNamesAndCountScheduleRuns) {
+  Install();
+  const auto started = std::chrono::system_clock::now();
+  WorkerProcess worker(
+      PGQ_BINARY,
+      Config("  m.idle:\n    handler: {type: noop}\n"
+             "  m.other:\n    handler: {type: fail, message: nope}\n",
+             dsn_) +
+          "schedules:\n"
+          "  m.yearly:\n    cron: '0 0 1 1 *'\n    handler: {type: noop}\n"
+          "  m.tick:\n    cron: '* * * * * *'\n    handler: {type: noop}\n"
+          "  m.broken:\n    cron: '* * * * * *'\n    handler: {type: fail, message: nope}\n");
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+
+  // Before any job: every configured entrypoint has its series, at 0.
+  const auto idle = HttpGet(Url("/metrics"));
+  ASSERT_EQ(idle.status, 200);
+  for (const std::string e : {"m.idle", "m.other"}) {
+    const std::string ep = "entrypoint=\"" + e + "\"";
+    for (const char* outcome : {"successful", "exception", "canceled", "failed", "retried"}) {
+      EXPECT_EQ(Sample(idle.body, "pgq_jobs_total{" + ep + ",outcome=\"" + outcome + "\"}"), 0.0)
+          << e << " " << outcome;
+    }
+    EXPECT_EQ(Sample(idle.body, "pgq_jobs_claimed_total{" + ep + "}"), 0.0) << e;
+    EXPECT_EQ(Sample(idle.body, "pgq_jobs_in_flight{" + ep + "}"), 0.0) << e;
+    EXPECT_EQ(Sample(idle.body, "pgq_job_duration_seconds_count{" + ep + "}"), 0.0) << e;
+    EXPECT_EQ(Sample(idle.body, "pgq_job_wait_seconds_count{" + ep + "}"), 0.0) << e;
+    EXPECT_EQ(Sample(idle.body, "pgq_queue_lag_seconds{" + ep + "}"), 0.0) << e;
+    EXPECT_EQ(Sample(idle.body, "pgq_queue_depth{" + ep + ",status=\"queued\"}"), 0.0) << e;
+  }
+  // The yearly schedule has not run: its runs and last success are 0.
+  for (const char* outcome : {"successful", "exception"}) {
+    EXPECT_EQ(Sample(idle.body, std::string("pgq_schedule_runs_total{outcome=\"") + outcome +
+                                    "\",schedule=\"m.yearly\"}"),
+              0.0);
+  }
+  EXPECT_EQ(Sample(idle.body, "pgq_schedule_last_success_timestamp_seconds{schedule=\"m.yearly\"}"),
+            0.0);
+  EXPECT_EQ(Sample(idle.body, "pgq_schedule_duration_seconds_count{schedule=\"m.yearly\"}"), 0.0);
+
+  // After the schedules ran: runs by outcome, durations, last success, and the
+  // database's next run (the yearly one: next 1 January, 00:00 UTC).
+  std::string scrape;
+  auto value = [&](const std::string& series) { return Sample(scrape, series).value_or(-1); };
+  ASSERT_TRUE(WaitUntil([&] {
+    scrape = HttpGet(Url("/metrics")).body;
+    return value("pgq_schedule_runs_total{outcome=\"successful\",schedule=\"m.tick\"}") >= 1 &&
+           value("pgq_schedule_runs_total{outcome=\"exception\",schedule=\"m.broken\"}") >= 1 &&
+           value("pgq_schedule_next_run_timestamp_seconds{schedule=\"m.yearly\"}") > 0;
+  })) << scrape << worker.Output();
+  const auto now = std::chrono::system_clock::now();
+  const auto epoch = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  const double last_success =
+      value("pgq_schedule_last_success_timestamp_seconds{schedule=\"m.tick\"}");
+  EXPECT_GE(last_success, std::floor(epoch(started)));
+  EXPECT_LE(last_success, epoch(now) + 1);
+  EXPECT_GE(value("pgq_schedule_duration_seconds_count{schedule=\"m.tick\"}"), 1);
+  EXPECT_EQ(value("pgq_schedule_runs_total{outcome=\"exception\",schedule=\"m.tick\"}"), 0);
+  EXPECT_EQ(value("pgq_schedule_runs_total{outcome=\"successful\",schedule=\"m.broken\"}"), 0);
+  EXPECT_EQ(value("pgq_schedule_last_success_timestamp_seconds{schedule=\"m.broken\"}"), 0);
+  EXPECT_GT(value("pgq_schedule_next_run_timestamp_seconds{schedule=\"m.tick\"}"), 0);
+  const std::time_t now_t = std::chrono::system_clock::to_time_t(now);
+  std::tm next_new_year{};
+  ::gmtime_r(&now_t, &next_new_year);
+  next_new_year = std::tm{.tm_mday = 1, .tm_year = next_new_year.tm_year + 1};
+  // The database computes next_run as NOW() + the delay to the cron time, so
+  // it may miss the second by the clocks' difference; it is never a day off.
+  EXPECT_NEAR(value("pgq_schedule_next_run_timestamp_seconds{schedule=\"m.yearly\"}"),
+              static_cast<double>(::timegm(&next_new_year)), 1.0);
+  // The schedules table says the same about the yearly schedule.
+  EXPECT_NEAR(Count("SELECT EXTRACT(EPOCH FROM next_run)::bigint FROM " +
+                  settings().SchedulesTable() + " WHERE entrypoint = 'm.yearly'"),
+              static_cast<std::int64_t>(::timegm(&next_new_year)), 1);
+
+  ExpectPromtoolAccepts(scrape);
+
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
 }
 
 TEST_F(WorkerTest, SigtermFinishesInFlightJobsAndReturnsTheRest) {

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <string>
+#include <vector>
 
 namespace pgq::testing {
 
@@ -15,12 +16,18 @@ struct HttpResult {
   std::string body;
 };
 HttpResult HttpGet(const std::string& url);
+/// POST with `body` and extra header lines ("Name: value").
+HttpResult HttpPost(const std::string& url, const std::string& body,
+                    const std::vector<std::string>& headers = {});
 
 class WorkerProcess {
  public:
   /// Writes `config_yaml` to a temp dir and starts `pgq run --config` with
   /// output captured in a file.
   WorkerProcess(const std::string& binary, const std::string& config_yaml);
+  /// Starts any program: `argv` (argv[0] is the binary) with `env` entries
+  /// ("NAME=value") added to the environment, output captured the same way.
+  WorkerProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env);
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -34,6 +41,7 @@ class WorkerProcess {
   const std::string& dir() const { return dir_; }
 
  private:
+  void Start(const std::vector<std::string>& argv, const std::vector<std::string>& env);
   std::string dir_;
   int pid_ = -1;
   bool reaped_ = false;

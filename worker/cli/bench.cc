@@ -87,6 +87,13 @@ void EnqueueBulk(const std::string& dsn, const DBSettings& settings, long jobs) 
   }
 }
 
+int PrintResult(const nlohmann::ordered_json& result, const BenchOptions& options) {
+  const std::string json = result.dump();
+  std::cout << json << "\n";
+  if (options.json_path) std::ofstream(*options.json_path) << json << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOptions& options) {
@@ -101,6 +108,10 @@ int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOpti
     ConnectionDriver admin(ConnectionOptions::FromDsn(dsn));
     result["pg_version"] = admin.Fetch("SHOW server_version").Text(0, "server_version");
     Queries(admin, settings).ClearQueue();
+  }
+  if (options.strategy == "enqueue") {
+    if (const int rc = RunEnqueueBench(dsn, settings, options, result); rc != 0) return rc;
+    return PrintResult(result, options);
   }
   std::atomic<long> processed{0};
   LatencyLog latency;
@@ -216,10 +227,7 @@ int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOpti
                         std::pair{"latency_p99_ms", 0.99}}) {
     if (auto v = latency.Percentile(p)) result[key] = *v;
   }
-  const std::string json = result.dump();
-  std::cout << json << "\n";
-  if (options.json_path) std::ofstream(*options.json_path) << json << "\n";
-  return 0;
+  return PrintResult(result, options);
 }
 
 }  // namespace pgq::worker

@@ -5,12 +5,14 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "pgq/settings.h"
 
 namespace pgq::worker {
 
 struct BenchOptions {
-  std::string strategy = "throughput";  // throughput | drain | latency
+  std::string strategy = "throughput";  // throughput | drain | latency | enqueue
   double seconds = 10;
   int consumers = 5;
   int batch = 10;
@@ -18,7 +20,10 @@ struct BenchOptions {
   /// No-op handlers need only a few per core: more threads only add
   /// context switches.
   int handler_threads = 16;
+  /// Enqueuing threads (throughput, enqueue).
   int producers = 1;
+  /// Which producers the enqueue strategy measures: per-call | batching | both.
+  std::string producer = "both";
   int enqueue_batch = 10;
   long jobs = 100000;
   std::string driver = "pool";  // pool | connection
@@ -29,5 +34,9 @@ struct BenchOptions {
 /// Runs one benchmark against an installed schema; prints progress to
 /// stderr and a summary to stdout. Returns an exit code.
 int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOptions& options);
+
+/// The enqueue strategy (cli/bench_enqueue.cc): adds its rows to `result`.
+int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
+                    const BenchOptions& options, nlohmann::ordered_json& result);
 
 }  // namespace pgq::worker

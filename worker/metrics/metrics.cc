@@ -26,6 +26,16 @@ const prometheus::Histogram::BucketBoundaries kFastSeconds{
 const prometheus::Histogram::BucketBoundaries kJobSeconds{
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
 
+Family<Counter>& Counters(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildCounter().Name(name).Help(help).Register(registry);
+}
+Family<Gauge>& Gauges(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildGauge().Name(name).Help(help).Register(registry);
+}
+Family<Histogram>& Histograms(prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 // A labelled child per label value, created once and kept.
 template <typename T, typename... Args>
 class Children {
@@ -59,152 +69,161 @@ class Children {
   std::map<std::string, T*> children_;
 };
 
+// A child per pair of label values, created once and kept.
+template <typename T>
+class PairChildren {
+ public:
+  PairChildren(Family<T>& family, std::string first, std::string second)
+      : family_(family), first_(std::move(first)), second_(std::move(second)) {}
+  T& Get(std::string_view a, std::string_view b) {
+    std::scoped_lock lock(mu_);
+    auto key = std::make_pair(std::string(a), std::string(b));
+    auto it = children_.find(key);
+    if (it == children_.end()) {
+      it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}})).first;
+    }
+    return *it->second;
+  }
+  /// Sets every child to `totals[key]`, or 0 when it has no entry (drained
+  /// since the last sample), creating children for new keys.
+  void SetAll(const std::map<std::pair<std::string, std::string>, double>& totals) {
+    std::scoped_lock lock(mu_);
+    for (auto& [key, child] : children_) {
+      if (!totals.contains(key)) child->Set(0);
+    }
+    for (const auto& [key, value] : totals) {
+      auto it = children_.find(key);
+      if (it == children_.end()) {
+        it = children_.emplace(key, &family_.Add({{first_, key.first}, {second_, key.second}}))
+                 .first;
+      }
+      it->second->Set(value);
+    }
+  }
+
+ private:
+  Family<T>& family_;
+  std::string first_, second_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, T*> children_;
+};
+
+// Every outcome OnJobFinished reports (src/runtime/job_runner.cc).
+constexpr const char* kJobOutcomes[] = {"successful", "exception", "canceled", "failed", "retried"};
+// Every outcome OnScheduleRun reports (src/runtime/scheduler.cc).
+constexpr const char* kScheduleOutcomes[] = {"successful", "exception"};
+// Statuses of rows in the queue table.
+constexpr const char* kQueueStatuses[] = {"queued", "picked"};
+
 }  // namespace
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
 
-  Family<Gauge>& pool_connections = BuildGauge()
-                                        .Name("pgq_pool_connections")
-                                        .Help("Open pooled connections by state")
-                                        .Register(*registry);
+  Family<Gauge>& pool_connections =
+      Gauges(*registry, "pgq_pool_connections", "Open pooled connections by state");
   Gauge& pool_active = pool_connections.Add({{"state", "active"}});
   Gauge& pool_idle = pool_connections.Add({{"state", "idle"}});
-  Gauge& pool_max = BuildGauge()
-                        .Name("pgq_pool_connections_max")
-                        .Help("Configured maximum pool size (includes the LISTEN connection)")
-                        .Register(*registry)
+  Gauge& pool_max = Gauges(*registry, "pgq_pool_connections_max",
+                           "Configured maximum pool size (includes the LISTEN connection)")
                         .Add({});
-  Gauge& pool_min = BuildGauge()
-                        .Name("pgq_pool_connections_min")
-                        .Help("Configured minimum pool size")
-                        .Register(*registry)
-                        .Add({});
-  Gauge& pool_pending = BuildGauge()
-                            .Name("pgq_pool_pending_acquires")
-                            .Help("Callers waiting for a pooled connection")
-                            .Register(*registry)
-                            .Add({});
-  Histogram& acquire_seconds = BuildHistogram()
-                                   .Name("pgq_pool_acquire_seconds")
-                                   .Help("Time to lease a pooled connection")
-                                   .Register(*registry)
-                                   .Add({}, kFastSeconds);
-  Histogram& usage_seconds = BuildHistogram()
-                                 .Name("pgq_pool_usage_seconds")
-                                 .Help("How long a lease held its connection")
-                                 .Register(*registry)
-                                 .Add({}, kFastSeconds);
-  Counter& acquire_timeouts = BuildCounter()
-                                  .Name("pgq_pool_acquire_timeouts_total")
-                                  .Help("Acquires that gave up after acquire_timeout")
-                                  .Register(*registry)
+  Gauge& pool_min =
+      Gauges(*registry, "pgq_pool_connections_min", "Configured minimum pool size").Add({});
+  Gauge& pool_pending =
+      Gauges(*registry, "pgq_pool_pending_acquires", "Callers waiting for a pooled connection")
+          .Add({});
+  Histogram& acquire_seconds =
+      Histograms(*registry, "pgq_pool_acquire_seconds", "Time to lease a pooled connection")
+          .Add({}, kFastSeconds);
+  Histogram& usage_seconds =
+      Histograms(*registry, "pgq_pool_usage_seconds", "How long a lease held its connection")
+          .Add({}, kFastSeconds);
+  Counter& acquire_timeouts = Counters(*registry, "pgq_pool_acquire_timeouts_total",
+                                       "Acquires that gave up after acquire_timeout")
                                   .Add({});
-  Counter& created = BuildCounter()
-                         .Name("pgq_pool_connections_created_total")
-                         .Help("Connections opened by the pool")
-                         .Register(*registry)
-                         .Add({});
-  Family<Counter>& closed_family = BuildCounter()
-                                       .Name("pgq_pool_connections_closed_total")
-                                       .Help("Connections closed by the pool, by reason")
-                                       .Register(*registry);
+  Counter& created =
+      Counters(*registry, "pgq_pool_connections_created_total", "Connections opened by the pool")
+          .Add({});
+  Family<Counter>& closed_family = Counters(*registry, "pgq_pool_connections_closed_total",
+                                            "Connections closed by the pool, by reason");
   Children<Counter> closed{closed_family, "reason"};
 
-  Gauge& driver_up = BuildGauge()
-                         .Name("pgq_driver_up")
-                         .Help("1 when the database answered the last check")
-                         .Register(*registry)
-                         .Add({});
-  Gauge& autocommit_ok = BuildGauge()
-                             .Name("pgq_driver_autocommit_ok")
-                             .Help("1 when no pooled connection is inside a transaction block")
-                             .Register(*registry)
+  Gauge& driver_up =
+      Gauges(*registry, "pgq_driver_up", "1 when the database answered the last check").Add({});
+  Gauge& autocommit_ok = Gauges(*registry, "pgq_driver_autocommit_ok",
+                                "1 when no pooled connection is inside a transaction block")
                              .Add({});
-  Gauge& isolation_ok = BuildGauge()
-                            .Name("pgq_driver_isolation_ok")
-                            .Help("1 when connections run at the expected isolation level")
-                            .Register(*registry)
+  Gauge& isolation_ok = Gauges(*registry, "pgq_driver_isolation_ok",
+                               "1 when connections run at the expected isolation level")
                             .Add({});
-  Counter& reconnects = BuildCounter()
-                            .Name("pgq_driver_reconnects_total")
-                            .Help("Connections re-opened after a failure")
-                            .Register(*registry)
-                            .Add({});
-  Family<Counter>& errors_family = BuildCounter()
-                                       .Name("pgq_driver_errors_total")
-                                       .Help("Driver errors by kind")
-                                       .Register(*registry);
+  Counter& reconnects =
+      Counters(*registry, "pgq_driver_reconnects_total", "Connections re-opened after a failure")
+          .Add({});
+  Family<Counter>& errors_family =
+      Counters(*registry, "pgq_driver_errors_total", "Driver errors by kind");
   Children<Counter> errors{errors_family, "kind"};
-  Gauge& listener_up = BuildGauge()
-                           .Name("pgq_listener_up")
-                           .Help("1 when the LISTEN connection passed its last health check")
-                           .Register(*registry)
+  Gauge& listener_up = Gauges(*registry, "pgq_listener_up",
+                              "1 when the LISTEN connection passed its last health check")
                            .Add({});
-  Family<Counter>& notifications_family = BuildCounter()
-                                              .Name("pgq_notifications_total")
-                                              .Help("Notifications received, by event type")
-                                              .Register(*registry);
+  Family<Counter>& notifications_family =
+      Counters(*registry, "pgq_notifications_total", "Notifications received, by event type");
   Children<Counter> notifications{notifications_family, "type"};
-  Gauge& listener_age = BuildGauge()
-                            .Name("pgq_listener_last_event_age_seconds")
-                            .Help("Seconds since the last notification of any kind")
-                            .Register(*registry)
+  Gauge& listener_age = Gauges(*registry, "pgq_listener_last_event_age_seconds",
+                               "Seconds since the last notification of any kind")
                             .Add({});
 
-  Family<Counter>& jobs_family = BuildCounter()
-                                     .Name("pgq_jobs_total")
-                                     .Help("Finished jobs by entrypoint and outcome")
-                                     .Register(*registry);
-  std::mutex jobs_mu;
-  std::map<std::pair<std::string, std::string>, Counter*> jobs;  // guarded by jobs_mu
-  Family<Histogram>& duration_family = BuildHistogram()
-                                           .Name("pgq_job_duration_seconds")
-                                           .Help("Handler run time")
-                                           .Register(*registry);
+  Family<Counter>& jobs_family =
+      Counters(*registry, "pgq_jobs_total", "Finished jobs by entrypoint and outcome");
+  PairChildren<Counter> jobs{jobs_family, "entrypoint", "outcome"};
+  Family<Counter>& claimed_family =
+      Counters(*registry, "pgq_jobs_claimed_total", "Jobs this worker claimed from the queue");
+  Children<Counter> claimed{claimed_family, "entrypoint"};
+  Family<Histogram>& duration_family =
+      Histograms(*registry, "pgq_job_duration_seconds", "Handler run time");
   Children<Histogram, Histogram::BucketBoundaries> duration{duration_family, "entrypoint",
                                                             kJobSeconds};
-  Family<Histogram>& wait_family = BuildHistogram()
-                                       .Name("pgq_job_wait_seconds")
-                                       .Help("Time from enqueue to handler start")
-                                       .Register(*registry);
+  Family<Histogram>& wait_family =
+      Histograms(*registry, "pgq_job_wait_seconds", "Time from enqueue to handler start");
   Children<Histogram, Histogram::BucketBoundaries> wait{wait_family, "entrypoint", kJobSeconds};
-  Family<Gauge>& in_flight_family = BuildGauge()
-                                        .Name("pgq_jobs_in_flight")
-                                        .Help("Jobs running in this worker")
-                                        .Register(*registry);
+  Family<Gauge>& in_flight_family =
+      Gauges(*registry, "pgq_jobs_in_flight", "Jobs running in this worker");
   Children<Gauge> in_flight{in_flight_family, "entrypoint"};
-  Family<Gauge>& depth_family = BuildGauge()
-                                    .Name("pgq_queue_depth")
-                                    .Help("Rows in the queue table by entrypoint and status (sampled)")
-                                    .Register(*registry);
-  std::map<std::pair<std::string, std::string>, Gauge*> depth;  // guarded by jobs_mu
-  Family<Gauge>& lag_family = BuildGauge()
-                                  .Name("pgq_queue_lag_seconds")
-                                  .Help("Age of the oldest eligible queued job (sampled)")
-                                  .Register(*registry);
+  Family<Gauge>& depth_family = Gauges(
+      *registry, "pgq_queue_depth", "Rows in the queue table by entrypoint and status (sampled)");
+  PairChildren<Gauge> depth{depth_family, "entrypoint", "status"};
+  Family<Gauge>& lag_family =
+      Gauges(*registry, "pgq_queue_lag_seconds", "Age of the oldest eligible queued job (sampled)");
   Children<Gauge> lag{lag_family, "entrypoint"};
-  Histogram& dequeue_seconds = BuildHistogram()
-                                   .Name("pgq_dequeue_seconds")
-                                   .Help("Time of one claim statement")
-                                   .Register(*registry)
-                                   .Add({}, kFastSeconds);
-  Counter& rescued = BuildCounter()
-                         .Name("pgq_heartbeat_rescued_total")
-                         .Help("Jobs taken over from workers whose heartbeat stopped")
-                         .Register(*registry)
+  Histogram& dequeue_seconds =
+      Histograms(*registry, "pgq_dequeue_seconds", "Time of one claim statement")
+          .Add({}, kFastSeconds);
+  Counter& rescued = Counters(*registry, "pgq_heartbeat_rescued_total",
+                              "Jobs taken over from workers whose heartbeat stopped")
                          .Add({});
-  Family<Gauge>& build_info = BuildGauge()
-                                  .Name("pgq_build_info")
-                                  .Help("Build information; the value is always 1")
-                                  .Register(*registry);
+  Family<Counter>& schedule_runs_family =
+      Counters(*registry, "pgq_schedule_runs_total", "Schedule runs by schedule and outcome");
+  PairChildren<Counter> schedule_runs{schedule_runs_family, "schedule", "outcome"};
+  Family<Histogram>& schedule_duration_family =
+      Histograms(*registry, "pgq_schedule_duration_seconds", "Schedule handler run time");
+  Children<Histogram, Histogram::BucketBoundaries> schedule_duration{schedule_duration_family,
+                                                                     "schedule", kJobSeconds};
+  Family<Gauge>& schedule_success_family =
+      Gauges(*registry, "pgq_schedule_last_success_timestamp_seconds",
+             "Unix time this worker last ran the schedule successfully (0: not since start)");
+  Children<Gauge> schedule_success{schedule_success_family, "schedule"};
+  Family<Gauge>& schedule_next_family =
+      Gauges(*registry, "pgq_schedule_next_run_timestamp_seconds",
+             "Unix time the schedule is due next, as the database has it (sampled)");
+  Children<Gauge> schedule_next{schedule_next_family, "schedule"};
+  Family<Gauge>& build_info =
+      Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
 
 Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
   impl_->build_info.Add({{"version", version}}).Set(1);
-  for (const auto reason : {CloseReason::kMaxLifetime, CloseReason::kBroken,
-                            CloseReason::kStateViolation, CloseReason::kShutdown,
-                            CloseReason::kIdleCheckFailed}) {
+  for (const auto reason :
+       {CloseReason::kMaxLifetime, CloseReason::kBroken, CloseReason::kStateViolation,
+        CloseReason::kShutdown, CloseReason::kIdleCheckFailed}) {
     impl_->closed.Get(ToString(reason));
   }
   for (const char* kind : {"connect", "state_in_transaction", "state_isolation"}) {
@@ -215,6 +234,27 @@ Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::Prepare(const std::vector<std::string>& entrypoints,
+                      const std::vector<std::string>& schedules) {
+  for (const auto& e : entrypoints) {
+    for (const char* outcome : kJobOutcomes) impl_->jobs.Get(e, outcome);
+    impl_->claimed.Get(e);
+    impl_->duration.Get(e);
+    impl_->wait.Get(e);
+    impl_->in_flight.Get(e);
+    impl_->lag.Get(e);
+    for (const char* status : kQueueStatuses) impl_->depth.Get(e, status);
+  }
+  for (const auto& s : schedules) {
+    for (const char* outcome : kScheduleOutcomes) impl_->schedule_runs.Get(s, outcome);
+    impl_->schedule_duration.Get(s);
+    impl_->schedule_success.Get(s);
+    // The next run is known once the scheduler has read the database; until
+    // then 0, and with the last success also 0 the overdue alert stays quiet.
+    impl_->schedule_next.Get(s);
+  }
+}
 
 std::string Metrics::Serialize() const {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
@@ -244,10 +284,10 @@ void Metrics::OnStateViolation(bool in_transaction, bool isolation) {
   }
 }
 void Metrics::OnListenerUp(bool up) { impl_->listener_up.Set(up ? 1 : 0); }
-void Metrics::OnNotification(std::string_view type) {
-  impl_->notifications.Get(type).Increment();
+void Metrics::OnNotification(std::string_view type) { impl_->notifications.Get(type).Increment(); }
+void Metrics::OnJobsClaimed(std::string_view entrypoint, std::size_t count) {
+  impl_->claimed.Get(entrypoint).Increment(static_cast<double>(count));
 }
-void Metrics::OnJobsClaimed(std::string_view, std::size_t) {}
 void Metrics::OnJobRescued(std::string_view) { impl_->rescued.Increment(); }
 void Metrics::OnJobStarted(std::string_view entrypoint, std::chrono::duration<double> waited) {
   impl_->wait.Get(entrypoint).Observe(std::max(0.0, waited.count()));
@@ -257,23 +297,25 @@ void Metrics::OnJobFinished(std::string_view entrypoint, std::string_view outcom
                             std::chrono::duration<double> took) {
   impl_->duration.Get(entrypoint).Observe(took.count());
   impl_->in_flight.Get(entrypoint).Decrement();
-  Counter* counter = nullptr;
-  {
-    std::scoped_lock lock(impl_->jobs_mu);
-    auto key = std::make_pair(std::string(entrypoint), std::string(outcome));
-    auto it = impl_->jobs.find(key);
-    if (it == impl_->jobs.end()) {
-      it = impl_->jobs
-               .emplace(key, &impl_->jobs_family.Add({{"entrypoint", key.first},
-                                                      {"outcome", key.second}}))
-               .first;
-    }
-    counter = it->second;
-  }
-  counter->Increment();
+  impl_->jobs.Get(entrypoint, outcome).Increment();
 }
 void Metrics::OnDequeue(std::chrono::duration<double> took) {
   impl_->dequeue_seconds.Observe(took.count());
+}
+void Metrics::OnScheduleRun(std::string_view schedule, std::string_view outcome,
+                            std::chrono::duration<double> took) {
+  impl_->schedule_runs.Get(schedule, outcome).Increment();
+  impl_->schedule_duration.Get(schedule).Observe(took.count());
+  if (outcome == "successful") {
+    const std::chrono::duration<double> since_epoch =
+        std::chrono::system_clock::now().time_since_epoch();
+    impl_->schedule_success.Get(schedule).Set(since_epoch.count());
+  }
+}
+void Metrics::OnScheduleNextRun(std::string_view schedule,
+                                std::chrono::system_clock::time_point next_run) {
+  const std::chrono::duration<double> since_epoch = next_run.time_since_epoch();
+  impl_->schedule_next.Get(schedule).Set(since_epoch.count());
 }
 
 void Metrics::SetPool(const PoolStats& stats) {
@@ -297,20 +339,7 @@ void Metrics::SetQueueDepth(const std::vector<QueueCount>& counts) {
   for (const auto& c : counts) {
     totals[{c.entrypoint, std::string(ToString(c.status))}] += static_cast<double>(c.count);
   }
-  std::scoped_lock lock(impl_->jobs_mu);
-  for (auto& [key, gauge] : impl_->depth) {
-    if (!totals.contains(key)) gauge->Set(0);  // drained since the last sample
-  }
-  for (const auto& [key, value] : totals) {
-    auto it = impl_->depth.find(key);
-    if (it == impl_->depth.end()) {
-      it = impl_->depth
-               .emplace(key, &impl_->depth_family.Add({{"entrypoint", key.first},
-                                                       {"status", key.second}}))
-               .first;
-    }
-    it->second->Set(value);
-  }
+  impl_->depth.SetAll(totals);
 }
 
 void Metrics::SetQueueLag(const std::map<std::string, double>& lag_seconds) {

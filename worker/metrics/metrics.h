@@ -34,6 +34,13 @@ class Metrics final : public Observer {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
+  /// Creates every per-entrypoint and per-schedule series at 0 (jobs by each
+  /// outcome, claims, histograms, in-flight, lag, depth; schedule runs by
+  /// outcome, durations, times), so an idle fleet's panels show zeros rather
+  /// than no data. Call once at start with the configured names.
+  void Prepare(const std::vector<std::string>& entrypoints,
+               const std::vector<std::string>& schedules);
+
   /// The exposition text for /metrics.
   std::string Serialize() const;
 
@@ -54,6 +61,10 @@ class Metrics final : public Observer {
   void OnJobFinished(std::string_view entrypoint, std::string_view outcome,
                      std::chrono::duration<double> took) override;
   void OnDequeue(std::chrono::duration<double> took) override;
+  void OnScheduleRun(std::string_view schedule, std::string_view outcome,
+                     std::chrono::duration<double> took) override;
+  void OnScheduleNextRun(std::string_view schedule,
+                         std::chrono::system_clock::time_point next_run) override;
 
   // Sampled by the worker.
   void SetPool(const PoolStats& stats);

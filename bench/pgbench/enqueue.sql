@@ -1,0 +1,28 @@
+-- One pgbench transaction = one autocommit enqueue with pgq's enqueue statement (spec 3.1), as
+-- BatchingProducer's flush with its default OnConflict::kSkip runs it, for the default names
+-- pgqueuer / pgqueuer_log. Without the ON CONFLICT line it is the kRaise variant that
+-- ProducerQueries::Enqueue(job) runs per call: ci/bench deletes that line for its single-row
+-- runs. The six arrays are bound
+-- parameters, as pgq binds them: ci/bench passes them as pgbench variables (-D) built for
+-- :n jobs of entrypoint "bench" with a 13-byte payload, no delay, no dedupe key and JSON
+-- null headers, and runs the script with -M prepared.
+-- Kept in step with the statement text in src/queries/statements.cc (SqlText::enqueue_*).
+
+WITH input AS MATERIALIZED (
+    SELECT nextval((SELECT pg_get_serial_sequence('pgqueuer', 'id'))::regclass) AS id, t.*
+    FROM unnest(:priorities::int4[], :entrypoints::text[], :payloads::bytea[], :delays::interval[],
+                :keys::text[], :headers::jsonb[])
+         WITH ORDINALITY AS t(priority, entrypoint, payload, delay, dedupe_key, headers, ord)
+), inserted AS (
+    INSERT INTO pgqueuer (id, priority, entrypoint, payload, execute_after, dedupe_key, headers, status)
+    SELECT id, priority, entrypoint, payload, NOW() + COALESCE(delay, INTERVAL '0'),
+           dedupe_key, COALESCE(headers, 'null'::jsonb), 'queued'
+    FROM input ORDER BY ord
+    ON CONFLICT (dedupe_key) WHERE ((status IN ('queued', 'picked') AND dedupe_key IS NOT NULL)) DO NOTHING
+    RETURNING id, entrypoint, priority
+), logged AS (
+    INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
+    SELECT id, 'queued', entrypoint, priority FROM inserted
+)
+SELECT input.ord, inserted.id FROM input LEFT JOIN inserted ON inserted.id = input.id
+ORDER BY input.ord;

@@ -20,8 +20,10 @@
 #include "metrics/metrics.h"
 #include "pgq/error.h"
 #include "pgq/pgqueuer.h"
+#include "pgq/pool.h"
 #include "pgq/schema.h"
 #include "pgq/version.h"
+#include "run_readiness.h"
 #include "util/sleep.h"
 
 namespace pgq::worker {
@@ -47,10 +49,17 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
   }
 };
 
-struct Readiness {
-  bool ok = false;
-  nlohmann::ordered_json body;
-};
+// How long /readyz waits for a fresh check before it answers from the last
+// one (below the chart's 2 s probe timeout).
+constexpr auto kProbeWait = 1s;
+// How often a worker waiting for its schema checks again.
+constexpr auto kSchemaRecheck = 5s;
+
+std::string JoinReasons(const std::vector<std::string>& reasons) {
+  std::string out;
+  for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r;
+  return out;
+}
 
 class Worker {
  public:
@@ -61,10 +70,11 @@ class Worker {
 
  private:
   HttpResponse Livez();
-  HttpResponse Readyz();
   Readiness CheckReadiness();
   void Sample(const std::stop_token& token);
   bool OpenPool(const std::stop_token& stop);
+  bool WaitForSchema(const std::stop_token& stop);
+  void SetStartupProblem(const char* check, std::string problem);
 
   const WorkerConfig& config_;
   std::shared_ptr<Metrics> metrics_;
@@ -72,7 +82,10 @@ class Worker {
   std::unique_ptr<PgQueuer> queuer_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> started_{false};
-  std::string startup_problem_ = "starting";  // guarded by mu_
+  // Why the worker is not consuming yet (guarded by mu_): the readiness
+  // check's name and reason.
+  std::string startup_check_ = "startup";
+  std::string startup_problem_ = "starting";
   std::mutex mu_;
   // Held for a whole readiness round; timed, so that a round trip stuck on a
   // partitioned connection makes later probes fail fast instead of queueing.
@@ -80,6 +93,7 @@ class Worker {
   SteadyClock::time_point schema_checked_{};
   std::string schema_problem_;
   std::stop_source stop_;
+  std::unique_ptr<ReadinessMonitor> readiness_;
 };
 
 HttpResponse Worker::Livez() {
@@ -128,12 +142,13 @@ Readiness Worker::CheckReadiness() {
   bool autocommit_ok = true, isolation_ok = true, db_up = false;
   if (draining_) add("draining", false, "the worker is shutting down");
   if (!started_) {
-    std::string problem;
+    std::string check, problem;
     {
       std::scoped_lock l(mu_);
+      check = startup_check_;
       problem = startup_problem_;
     }
-    add("startup", false, problem);
+    add(check.c_str(), false, problem);
   } else {
     // 1. Idle connections: one round trip each (transaction block, isolation).
     std::string pool_reason;
@@ -207,26 +222,14 @@ Readiness Worker::CheckReadiness() {
   return r;
 }
 
-HttpResponse Worker::Readyz() {
-  const auto r = CheckReadiness();
-  return {r.ok ? 200 : 503, "application/json", r.body.dump() + "\n"};
-}
-
 void Worker::Sample(const std::stop_token& token) {
   auto next_depth = SteadyClock::now();
-  auto next_check = SteadyClock::now();
   while (!token.stop_requested()) {
     if (started_) {
       metrics_->SetPool(pool_->Stats());
       const auto health = queuer_->queue_manager().Health();
       metrics_->SetListenerAge(health.last_event_age_seconds);
       const auto now = SteadyClock::now();
-      if (now >= next_check) {
-        // Idle connections are inspected at least every health_check_interval
-        // (and on every /readyz probe); this also keeps the driver gauges current.
-        next_check = now + config_.pool.health_check_interval;
-        CheckReadiness();
-      }
       if (now >= next_depth) {
         // Depth and lag are sampled (not computed per scrape): one GROUP BY
         // and one indexed MIN per 15 s whatever the scrape rate.
@@ -246,28 +249,65 @@ void Worker::Sample(const std::stop_token& token) {
   }
 }
 
+void Worker::SetStartupProblem(const char* check, std::string problem) {
+  std::scoped_lock lock(mu_);
+  startup_check_ = check;
+  startup_problem_ = std::move(problem);
+}
+
 bool Worker::OpenPool(const std::stop_token& stop) {
   auto backoff = 1s;
+  std::string logged;
   while (!stop.stop_requested()) {
     try {
       auto options = config_.Connection();
       options.observer = metrics_;
       pool_ = ConnectionPool::Create(options, config_.pool, metrics_);
+      if (!logged.empty()) spdlog::info("connected to the database");
       return true;
     } catch (const LogicError&) {
       throw;
     } catch (const std::exception& e) {
       // A database that is down or misconfigured at start is retried, not
       // fatal: the worker stays alive (livez 200) and not ready (readyz 503).
-      {
-        std::scoped_lock lock(mu_);
-        startup_problem_ = std::string("cannot open the pool: ") + e.what();
+      std::string problem = std::string("cannot open the pool: ") + e.what();
+      if (problem != logged) {
+        spdlog::warn("{} (retrying with backoff up to 30 s)", problem);
+        logged = problem;
       }
-      spdlog::warn("cannot open the connection pool (retrying in {} s): {}", backoff.count(),
-                   e.what());
+      SetStartupProblem("database", std::move(problem));
       SleepUnlessStopped(backoff, stop);
       backoff = std::min(backoff * 2, std::chrono::seconds(30));
     }
+  }
+  return false;
+}
+
+bool Worker::WaitForSchema(const std::stop_token& stop) {
+  // A missing or old schema (a first install whose migration has not run
+  // yet, a database restored from an old dump) is waited out, not fatal.
+  PoolDriver db(pool_);
+  const Schema schema(config_.settings);
+  std::string logged;
+  while (!stop.stop_requested()) {
+    std::string problem;
+    try {
+      const auto report = schema.VerifyForWorker(db);
+      if (report.ok()) {
+        if (!logged.empty()) spdlog::info("the queue schema verifies; starting to consume");
+        return true;
+      }
+      problem = JoinReasons(report.differences);
+    } catch (const std::exception& e) {
+      problem = std::string("cannot verify the schema: ") + e.what();
+    }
+    if (problem != logged) {
+      spdlog::warn("not consuming until the queue schema verifies (checking every {} s): {}",
+                   kSchemaRecheck.count(), problem);
+      logged = problem;
+    }
+    SetStartupProblem("schema", std::move(problem));
+    SleepUnlessStopped(kSchemaRecheck, stop);
   }
   return false;
 }
@@ -305,6 +345,8 @@ int Worker::Run() {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   };
 
+  readiness_ = std::make_unique<ReadinessMonitor>([this] { return CheckReadiness(); },
+                                                   config_.pool.health_check_interval, kProbeWait);
   // Every configured entrypoint's and schedule's series exist (at 0) from the
   // first scrape on.
   {
@@ -324,7 +366,7 @@ int Worker::Run() {
                                    metrics_->Serialize()};
              }},
             {"/livez", [this] { return Livez(); }},
-            {"/readyz", [this] { return Readyz(); }},
+            {"/readyz", [this] { return readiness_->Probe(); }},
         });
     spdlog::info("serving /metrics /livez /readyz on {}:{}", config_.http.address, http->port());
   } catch (const std::exception& e) {
@@ -336,9 +378,11 @@ int Worker::Run() {
   int exit_code = 0;
   std::jthread sampler;
   try {
-    if (!OpenPool(stop_.get_token())) {
+    if (!OpenPool(stop_.get_token()) || !WaitForSchema(stop_.get_token())) {
+      http.reset();
+      readiness_.reset();
       release_signal_thread();
-      return 0;  // stopped while waiting for the database
+      return 0;  // stopped while waiting for the database or the schema
     }
     HandlerDeps deps{pool_};
     {
@@ -369,6 +413,7 @@ int Worker::Run() {
     sampler.join();
   }
   http.reset();
+  readiness_.reset();
   release_signal_thread();
   return exit_code;
 }

@@ -20,6 +20,9 @@ struct VerifyReport {
 
 enum class Expect { kPresent, kAbsent };
 
+/// What Schema::Migrate() did.
+enum class MigrateOutcome { kInstalled, kUpgraded };
+
 class Schema {
  public:
   explicit Schema(DBSettings settings);
@@ -35,9 +38,17 @@ class Schema {
   /// Joins statements as printed by `pgq sql` (one per paragraph).
   static std::string Render(const std::vector<std::string>& statements);
 
+  /// Install, Upgrade and Migrate hold a session-level advisory lock (one
+  /// per queue table) while they run, so two of them started at once run one
+  /// after the other. Through a PoolDriver they lease one connection for the
+  /// lock and the statements; on any other Executor, `db` must be one
+  /// session (ConnectionDriver, SyncDriver, a Lease's connection).
   void Install(Executor& db, bool create_schema = true) const;
   void Uninstall(Executor& db) const;
   void Upgrade(Executor& db) const;
+  /// Install when the queue table is absent, Upgrade otherwise, decided
+  /// under the lock: any number of concurrent Migrate calls all succeed.
+  MigrateOutcome Migrate(Executor& db, bool create_schema = true) const;
   void SetDurability(Executor& db, Durability level) const;
   void Autovac(Executor& db, bool rollback = false) const;
 

@@ -446,7 +446,10 @@ std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
 }
 
 bool PoolDriver::ListenerHealthy() const {
-  std::scoped_lock lock(listeners_->mu);
+  // Listen() holds mu while it connects; a health question must not wait for
+  // a server that does not answer, and a listener being set up is not up yet.
+  std::unique_lock lock(listeners_->mu, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
   return listeners_->driver && listeners_->driver->ListenerHealthy();
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "pgq/error.h"
+#include "queries/schema_lock.h"
 #include "sql/literals.h"
 
 namespace pgq {
@@ -364,12 +365,18 @@ void RunAll(Executor& db, const std::vector<std::string>& statements) {
 void Schema::Install(Executor& db, bool create_schema) const {
   // One multi-statement script: a simple query runs as one implicit
   // transaction, so a failed install leaves nothing half-created.
-  db.Execute(Render(InstallStatements(create_schema)));
+  detail::WithSchemaLock(db, settings_, [&](Executor& session) {
+    session.Execute(Render(InstallStatements(create_schema)));
+  });
 }
 
 void Schema::Uninstall(Executor& db) const { db.Execute(Render(UninstallStatements())); }
 
-void Schema::Upgrade(Executor& db) const { RunAll(db, UpgradeStatements()); }
+void Schema::Upgrade(Executor& db) const {
+  detail::WithSchemaLock(db, settings_,
+                         [&](Executor& session) { RunAll(session, UpgradeStatements()); });
+}
+
 
 void Schema::SetDurability(Executor& db, Durability level) const {
   RunAll(db, DurabilityStatements(level));
@@ -434,6 +441,19 @@ bool HasEnumLabel(Executor& db, const DBSettings& s, const std::string& label) {
 }
 
 }  // namespace
+
+MigrateOutcome Schema::Migrate(Executor& db, bool create_schema) const {
+  auto outcome = MigrateOutcome::kUpgraded;
+  detail::WithSchemaLock(db, settings_, [&](Executor& session) {
+    if (HasTable(session, settings_, settings_.queue_table)) {
+      RunAll(session, UpgradeStatements());
+    } else {
+      session.Execute(Render(InstallStatements(create_schema)));
+      outcome = MigrateOutcome::kInstalled;
+    }
+  });
+  return outcome;
+}
 
 VerifyReport Schema::Verify(Executor& db, Expect expect) const {
   const auto& s = settings_;

@@ -16,12 +16,18 @@
 //       credential file moves to SECRET_DIR, the database to 127.0.0.1 port 1 (refused at
 //       once, nothing leaves the machine), the HTTP listener to 127.0.0.1:PORT. Keys stay as
 //       rendered.
+//   node checks.mjs job-layout OBJECTS.json ROOT
+//       lays out the files the migration Job (container "migrate") mounts, as the kubelet
+//       would, under ROOT: each mount path M becomes ROOT/M, filled from the rendered
+//       ConfigMap / Secret (items and subPath honoured); "/etc/pgq/" inside mounted text and
+//       in the arguments becomes ROOT/etc/pgq/. Prints the Job's argv, one argument a line.
 //   node checks.mjs alert-tests RULES.json TESTS.json
 //       every alert has a promtool test case where it fires and one where it stays quiet.
 //
 // Exit status 0 when the check holds, 1 otherwise.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 const [cmd, ...argv] = process.argv.slice(2);
 const problems = [];
@@ -295,7 +301,45 @@ function rewriteWorkerConfig([inFile, outFile, secretDir, port]) {
   writeFileSync(outFile, JSON.stringify(cfg, null, 1));
 }
 
+function layOutJob([objectsFile, root]) {
+  const objs = readJSON(objectsFile).map((e) => e.object);
+  const job = objs.find((o) => o.kind === "Job" && o.spec?.template?.spec?.containers?.[0]?.name === "migrate");
+  if (!job) {
+    console.error("no migration Job (container migrate) in " + objectsFile);
+    process.exit(1);
+  }
+  const spec = job.spec.template.spec;
+  const c = spec.containers[0];
+  const remap = (text) => text.replaceAll("/etc/pgq/", `${root}/etc/pgq/`);
+  for (const m of c.volumeMounts ?? []) {
+    const v = (spec.volumes ?? []).find((x) => x.name === m.name);
+    let files = null;  // key -> text
+    if (v?.configMap) {
+      const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === v.configMap.name);
+      if (!cm) throw new Error(`ConfigMap ${v.configMap.name} is not rendered`);
+      files = { ...cm.data };
+    } else if (v?.secret) {
+      const sec = objs.find((o) => o.kind === "Secret" && o.metadata.name === v.secret.secretName);
+      if (!sec) throw new Error(`Secret ${v.secret.secretName} is not rendered`);
+      files = Object.fromEntries(Object.entries(sec.data ?? {}).map(([k, b]) => [k, Buffer.from(b, "base64").toString()]));
+    } else {
+      mkdirSync(`${root}${m.mountPath}`, { recursive: true });  // emptyDir
+      continue;
+    }
+    const source = v.configMap ?? v.secret;
+    const paths = source.items ? source.items.map((i) => [i.key, i.path]) : Object.keys(files).map((k) => [k, k]);
+    for (const [key, path] of paths) {
+      if (m.subPath && m.subPath !== path) continue;
+      const target = m.subPath ? `${root}${m.mountPath}` : `${root}${m.mountPath}/${path}`;
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, remap(files[key]), { mode: 0o600 });
+    }
+  }
+  for (const arg of [...(c.command ?? []), ...(c.args ?? [])]) console.log(remap(arg));
+}
+
 switch (cmd) {
+  case "job-layout": layOutJob(argv); break;
   case "worker-config": rewriteWorkerConfig(argv); break;
   case "values": checkValues(argv); break;
   case "dashboard": checkDashboard(argv); break;

@@ -14,7 +14,12 @@
 //     spec.replicas, HPA and KEDA never target the same Deployment;
 //  3. secure defaults of every pod: non-root, read-only root filesystem, no privilege
 //     escalation, all capabilities dropped, seccomp RuntimeDefault, no service account token;
-//  4. the worker contract: command, probe paths and port (--expect-*), and the worker
+//  4. the migration Job (container "migrate"): `pgq migrate --config /etc/pgq/config.yaml`,
+//     the same ConfigMap content and Secret files as the workers, no environment; as a Helm
+//     hook: pre-install,pre-upgrade, before-hook-creation, and every object it mounts that the
+//     set renders is a hook object of a lower weight (it must exist before the Job); no pod
+//     passes a connection string or password in argv or env;
+//  5. the worker contract: command, probe paths and port (--expect-*), and the worker
 //     configuration in the ConfigMap (--config-keys): only keys the worker knows
 //     (config/worker.example.yaml), http.port equal to the container port, the credential
 //     file inside the mounted Secret.
@@ -178,6 +183,80 @@ function checkPodReferences(where, spec) {
   }
 }
 
+const hookWeight = (o) => Number(o.metadata?.annotations?.["helm.sh/hook-weight"] ?? 0);
+
+function checkNoCredentialsInSpec(where, spec) {
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.some((a) => /^--dsn\b|postgres(ql)?:\/\/|password=/i.test(a))) {
+      problem(where, `container ${c.name} passes a connection string or password in argv`);
+    }
+    for (const e of c.env ?? []) {
+      if (/PASSWORD|DSN/i.test(e.name) || /postgres(ql)?:\/\/|password=/i.test(e.value ?? "")) {
+        problem(where, `container ${c.name} passes a credential in env ${e.name}`);
+      }
+    }
+  }
+}
+
+function checkMigrationJob(set, job, objs, workerDeployments) {
+  const where = `${set}: ${describe(job)}`;
+  const spec = job.spec?.template?.spec ?? {};
+  const c = spec.containers?.[0] ?? {};
+  const argv = [...(c.command ?? []), ...(c.args ?? [])].join(" ");
+  if (!argv.startsWith("pgq migrate --config /etc/pgq/config.yaml")) {
+    problem(where, `command is "${argv}", expected pgq migrate --config /etc/pgq/config.yaml ...`);
+  }
+  if ((c.env ?? []).length > 0) problem(where, "the migration container must not have env");
+  if (spec.restartPolicy !== "Never") problem(where, "restartPolicy must be Never");
+  const ann = job.metadata?.annotations ?? {};
+  const hook = ann["helm.sh/hook"];
+  if (hook !== undefined) {
+    if (hook !== "pre-install,pre-upgrade") problem(where, `helm.sh/hook is "${hook}", expected pre-install,pre-upgrade`);
+    if (!(ann["helm.sh/hook-delete-policy"] ?? "").includes("before-hook-creation")) {
+      problem(where, "hook-delete-policy must include before-hook-creation");
+    }
+    if (spec.serviceAccountName) {
+      const sa = objs.find((o) => o.kind === "ServiceAccount" && o.metadata.name === spec.serviceAccountName);
+      if (sa && !sa.metadata?.annotations?.["helm.sh/hook"]) {
+        problem(where, `a pre-install hook cannot use ServiceAccount ${sa.metadata.name}: the release creates it later`);
+      }
+    }
+  }
+  const byVolume = {};
+  for (const v of spec.volumes ?? []) {
+    const kind = v.configMap ? "ConfigMap" : v.secret ? "Secret" : null;
+    if (!kind) continue;
+    const name = v.configMap?.name ?? v.secret?.secretName;
+    const target = objs.find((o) => o.kind === kind && o.metadata.name === name);
+    byVolume[v.name] = target;
+    if (!target) continue;  // an existing Secret the set does not render
+    if (hook !== undefined) {
+      if (!target.metadata?.annotations?.["helm.sh/hook"]) {
+        problem(where, `mounts ${kind} ${name}, which a pre-install hook runs before (not a hook object)`);
+      } else if (hookWeight(target) >= hookWeight(job)) {
+        problem(where, `${kind} ${name} must have a lower hook weight than the Job`);
+      }
+    } else if (target.metadata?.annotations?.["helm.sh/hook-delete-policy"]?.includes("hook-succeeded")) {
+      problem(where, `plain Job mounts hook object ${kind} ${name}, which is deleted after hooks`);
+    }
+  }
+  const mounts = Object.fromEntries((c.volumeMounts ?? []).map((m) => [m.name, m]));
+  if (mounts.config?.mountPath !== "/etc/pgq/config.yaml") problem(where, "config.yaml is not mounted at /etc/pgq/config.yaml");
+  const cmText = byVolume.config?.data?.["config.yaml"];
+  // Same configuration and credential files as a worker of the set (with groups: its group's).
+  const same = workerDeployments.some((d) => {
+    const ws = d.spec.template.spec;
+    const wcm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === ws.volumes?.find((v) => v.name === "config")?.configMap?.name);
+    const wsecret = ws.volumes?.find((v) => v.name === "db-credentials")?.secret;
+    const jsecret = spec.volumes?.find((v) => v.name === "db-credentials")?.secret;
+    const wmount = ws.containers[0].volumeMounts?.find((m) => m.name === "db-credentials")?.mountPath;
+    return wcm?.data?.["config.yaml"] === cmText && JSON.stringify(wsecret?.items) === JSON.stringify(jsecret?.items) &&
+      wmount === mounts["db-credentials"]?.mountPath;
+  });
+  if (!same) problem(where, "config.yaml and credential files differ from every worker Deployment's");
+}
+
 function parseYaml(text) {
   if (!opts.yaml2json) return null;
   const out = execFileSync(opts.yaml2json, ["yaml2json"], { input: text, encoding: "utf8" });
@@ -310,6 +389,7 @@ async function validateSet(file) {
       if (!spec) continue;
       checkPodReferences(`${set}: ${describe(o)}`, spec);
       checkSecurity(`${set}: ${describe(o)}`, spec);
+      checkNoCredentialsInSpec(`${set}: ${describe(o)}`, spec);
     }
   }
   for (const d of deployments) {
@@ -395,6 +475,9 @@ async function validateSet(file) {
         problem(`${set}: ${describe(a)}`, `selector also matches the pods of ${describe(b)}`);
       }
     }
+  }
+  for (const job of byKind("Job").filter((j) => j.spec?.template?.spec?.containers?.[0]?.name === "migrate")) {
+    checkMigrationJob(set, job, objs, workerDeployments);
   }
   for (const d of workerDeployments) {
     const where = `${set}: ${describe(d)}`;

@@ -3,6 +3,9 @@
 
 #include <gmock/gmock.h>
 
+#include <future>
+#include <thread>
+
 #include "pg_fixture.h"
 #include "pgq/error.h"
 
@@ -20,6 +23,10 @@ class SchemaTest : public PgTest {
     std::vector<std::string> out;
     for (std::size_t r = 0; r < rows.size(); ++r) out.push_back(rows.At(r, 0).value_or("NULL"));
     return out;
+  }
+  bool HasTableNow() {
+    return Count("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+                 {settings().schema, settings().queue_table}) == 1;
   }
   std::string Persistence(const std::string& table) {
     return Scalar(
@@ -162,6 +169,58 @@ TEST_F(SchemaTest, UpgradeIsIdempotentAndRestoresMissingPieces) {
                   "'pgqueuer_ep_prio_id_idx'",
                   {settings().schema}),
             1);
+}
+
+// Schema changes wait for each other on one advisory lock: two migrations
+// queued behind a held lock both succeed once it is released, one installing
+// and one upgrading, and an upgrade waits the same way.
+TEST_F(SchemaTest, ConcurrentMigrationsWaitForEachOtherAndBothSucceed) {
+  ConnectionDriver holder(Options());
+  const Params key{settings().QueueTable()};
+  holder.Fetch("SELECT pg_advisory_lock(hashtext('pgq.schema'), hashtext($1))", key);
+  auto waiting = [&] {
+    return Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                 "classid::int = hashtext('pgq.schema') AND objid::int = hashtext($1)",
+                 key);
+  };
+  auto migrate = [this] {
+    ConnectionDriver db(Options());
+    return Schema(settings()).Migrate(db);
+  };
+  auto first = std::async(std::launch::async, migrate);
+  auto second = std::async(std::launch::async, migrate);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (waiting() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(waiting(), 2) << "both migrations should wait on the schema lock";
+  EXPECT_FALSE(HasTableNow());  // nothing ran while the lock was held
+  holder.Fetch("SELECT pg_advisory_unlock(hashtext('pgq.schema'), hashtext($1))", key);
+  const auto a = first.get();
+  const auto b = second.get();
+  EXPECT_NE(a, b) << "one installs, the other upgrades";
+  Schema schema(settings());
+  EXPECT_TRUE(schema.Verify(admin()).ok());
+  EXPECT_TRUE(schema.VerifyForWorker(admin()).ok());
+
+  // Install and Upgrade take the same lock.
+  holder.Fetch("SELECT pg_advisory_lock(hashtext('pgq.schema'), hashtext($1))", key);
+  auto upgrade = std::async(std::launch::async, [this] {
+    ConnectionDriver db(Options());
+    Schema(settings()).Upgrade(db);
+  });
+  while (waiting() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(waiting(), 1);
+  holder.Fetch("SELECT pg_advisory_unlock(hashtext('pgq.schema'), hashtext($1))", key);
+  upgrade.get();
+  // The lock is released after each change (also after a failed one).
+  EXPECT_THROW(schema.Install(admin(), false), DatabaseError);
+  EXPECT_EQ(Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                  "classid::int = hashtext('pgq.schema') AND objid::int = hashtext($1)",
+                  key),
+            0);
 }
 
 TEST_F(SchemaTest, UpgradeWidensIntegerIds) {

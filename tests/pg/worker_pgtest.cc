@@ -340,6 +340,63 @@ TEST_F(WorkerOwnDatabaseTest, ReadyzReportsListenerDownThenRecovers) {
   EXPECT_EQ(worker.Wait(), 0);
 }
 
+// A first install: the worker starts before its schema exists. It stays
+// alive and not ready, naming the missing schema (logged once), and starts
+// consuming as soon as `pgq migrate` (the migration Job's command, with the
+// worker's own configuration file) has installed it.
+TEST_F(WorkerTest, WaitsForAMissingSchemaThenConsumesAfterMigrate) {
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", dsn_));
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto r = HttpGet(Url("/readyz"));
+    return r.status == 503 && r.body.find("\"name\":\"schema\",\"ok\":false") != std::string::npos;
+  })) << worker.Output();
+  EXPECT_THAT(HttpGet(Url("/readyz")).body, HasSubstr("is missing"));
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);
+  EXPECT_TRUE(worker.Running());
+
+  const auto migrate = testing::RunCommand(std::string(PGQ_BINARY) + " migrate --config '" +
+                                           worker.dir() + "/config.yaml' 2>&1");
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.output;
+  EXPECT_THAT(migrate.output, HasSubstr("installed the pgq schema"));
+  EXPECT_THAT(migrate.output, Not(HasSubstr(kMarker)));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << HttpGet(Url("/readyz")).body;
+  Enqueue("w.noop", 5);
+  ASSERT_TRUE(WaitUntil([&] { return LogRows("successful") == 5; })) << worker.Output();
+
+  // A second run finds the schema and upgrades it in place.
+  const auto again = testing::RunCommand(std::string(PGQ_BINARY) + " migrate --config '" +
+                                         worker.dir() + "/config.yaml' 2>&1");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("upgraded the pgq schema"));
+
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
+  const auto output = worker.Output();
+  std::size_t logged = 0;
+  for (auto at = output.find("not consuming until"); at != std::string::npos;
+       at = output.find("not consuming until", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, 1u) << output;
+  EXPECT_THAT(output, HasSubstr("the queue schema verifies; starting to consume"));
+}
+
+// A database that refuses connections at start: alive, not ready with the
+// reason, and consuming once it accepts them.
+TEST_F(WorkerOwnDatabaseTest, WaitsForADatabaseThatRefusesConnectionsAtStart) {
+  admin().Execute("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS false");
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", db_dsn_));
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto r = HttpGet(Url("/readyz"));
+    return r.status == 503 && r.body.find("\"name\":\"database\",\"ok\":false") != std::string::npos;
+  })) << worker.Output();
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);
+  admin().Execute("ALTER DATABASE " + database_ + " ALLOW_CONNECTIONS true");
+  EXPECT_TRUE(WaitUntil([&] { return Ready(); }, 60s)) << HttpGet(Url("/readyz")).body;
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
+}
+
 TEST_F(WorkerTest, ConfigurationErrorExitsTwoBeforeConnecting) {
   // The DSN points at a port nobody listens on: an attempt to connect would
   // show up as a connection error instead of the configuration error.

@@ -487,6 +487,66 @@ else
   done
 fi
 
+# ---- the migration Job, run as rendered ----------------------------------------------------
+section "the migration Job's command line as rendered, against PostgreSQL (install, then upgrade)"
+if [[ ! -x $pgq ]] || ! $have_node || ! $can_render || [[ -z $admin_dsn ]] || ! $have_psql; then
+  why="needs the pgq binary, node, the renderer, psql and PGQ_TEST_DSN"
+  if is_ci; then bad "migration Job: $why"; else skip "migration Job: $why"; fi
+else
+  # A chart-made Secret holding the test server's DSN and a queue schema of its own; the
+  # Job's mounts are laid out under $out/job (/etc/pgq/... -> $out/job/etc/pgq/...).
+  mig_schema="migjob_$RANDOM$RANDOM"
+  cat >"$out/migration-values.yaml" <<EOF
+database:
+  secret:
+    create: true
+    dsn: "$admin_dsn"
+config:
+  queue:
+    schema: $mig_schema
+  entrypoints:
+    demo.noop:
+      handler:
+        type: noop
+EOF
+  mig_ok=true
+  "$render" template "$chart" -f "$out/migration-values.yaml" --name pgq --namespace jobs \
+    --json "$out/migration-objects.json" >/dev/null 2>"$out/migration-render.log" || {
+    bad "migration Job: rendering failed: $(tail -n 2 "$out/migration-render.log")"
+    mig_ok=false
+  }
+  for run in installed upgraded; do
+    $mig_ok || break
+    rm -rf "$out/job"
+    mapfile -t argv < <(node "$node_dir/checks.mjs" job-layout "$out/migration-objects.json" "$out/job")
+    if [[ ${argv[0]:-} != pgq ]]; then
+      bad "migration Job: unexpected command '${argv[*]:-}'"
+      mig_ok=false
+      break
+    fi
+    argv[0]=$pgq
+    rc=0
+    "${argv[@]}" >"$out/migration-$run.log" 2>&1 || rc=$?
+    if [[ $rc -ne 0 ]]; then
+      bad "migration Job: pgq ${argv[*]:1} exited $rc: $(tail -n 2 "$out/migration-$run.log")"
+      mig_ok=false
+    elif ! grep -q "$run the pgq schema" "$out/migration-$run.log"; then
+      bad "migration Job: expected '$run the pgq schema', got: $(tail -n 2 "$out/migration-$run.log")"
+      mig_ok=false
+    else
+      ok "migration Job: pgq ${argv[*]:1} -> $(tail -n 1 "$out/migration-$run.log")"
+    fi
+  done
+  if $mig_ok; then
+    if "$pgq" --dsn "$admin_dsn" --schema "$mig_schema" verify >"$out/migration-verify.log" 2>&1; then
+      ok "migration Job: pgq verify finds every object in schema $mig_schema"
+    else
+      bad "migration Job: pgq verify: $(cat "$out/migration-verify.log")"
+    fi
+  fi
+  psql "$admin_dsn" -X -q -c "DROP SCHEMA IF EXISTS $mig_schema CASCADE" >/dev/null 2>&1 || true
+fi
+
 # ---- values documentation and schema -------------------------------------------------------
 if $have_node && $can_render; then
   section "values.yaml documentation and values.schema.json coverage"

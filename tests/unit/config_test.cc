@@ -397,12 +397,16 @@ TEST_F(ConfigFilesTest, ConnectionRereadsARotatedPassword) {
   const ConnectionOptions options = config.Connection();
   EXPECT_EQ(options.conninfo(),
             "host='db.internal' port='6432' user='app' password='first-password' "
-            "application_name='pgq-worker' connect_timeout='2'");
+            "application_name='pgq-worker' connect_timeout='2' "
+            "keepalives='1' keepalives_idle='10' keepalives_interval='5' keepalives_count='3' "
+            "tcp_user_timeout='30000'");
 
   Write("password", "it's\\second\r\n");  // quotes and backslashes escaped
   EXPECT_EQ(options.conninfo(),
             "host='db.internal' port='6432' user='app' password='it\\'s\\\\second' "
-            "application_name='pgq-worker' connect_timeout='2'");
+            "application_name='pgq-worker' connect_timeout='2' "
+            "keepalives='1' keepalives_idle='10' keepalives_interval='5' keepalives_count='3' "
+            "tcp_user_timeout='30000'");
 
   std::filesystem::remove(password);
   try {
@@ -417,7 +421,11 @@ TEST_F(ConfigFilesTest, ConnectionRereadsARotatedPassword) {
 
 TEST_F(ConfigFilesTest, ConnectionOmitsUnsetKeysForLibpqFallback) {
   const WorkerConfig config = ParseConfig(kEntrypoint, "w.yaml", LookupIn({}));
-  EXPECT_EQ(config.Connection().conninfo(), "application_name='pgq-worker'");
+  // TCP keepalives and tcp_user_timeout are always set: a vanished peer fails
+  // the connection in seconds.
+  EXPECT_EQ(config.Connection().conninfo(),
+            "application_name='pgq-worker' keepalives='1' keepalives_idle='10' "
+            "keepalives_interval='5' keepalives_count='3' tcp_user_timeout='30000'");
 }
 
 TEST_F(ConfigFilesTest, ConnectionFromDsnFile) {
@@ -438,8 +446,13 @@ TEST_F(ConfigFilesTest, ConnectionFromDsnFile) {
   EXPECT_THAT(conninfo, HasSubstr("application_name='w1'"));
   EXPECT_THAT(conninfo, HasSubstr("connect_timeout='10'"));
 
-  Write("dsn", "host=other dbname=jobs2");  // rotated
+  EXPECT_THAT(conninfo, HasSubstr("tcp_user_timeout='30000'"));
+
+  Write("dsn", "host=other dbname=jobs2 tcp_user_timeout=5000");  // rotated
   EXPECT_THAT(config.Connection().conninfo(), HasSubstr("host='other'"));
+  // A DSN's own TCP settings win over the defaults.
+  EXPECT_THAT(config.Connection().conninfo(), HasSubstr("tcp_user_timeout='5000'"));
+  EXPECT_THAT(config.Connection().conninfo(), Not(HasSubstr("tcp_user_timeout='30000'")));
 }
 
 TEST_F(ConfigFilesTest, MaskedNeverShowsSecrets) {

@@ -9,6 +9,7 @@
 #include "cli/bench_command.h"
 #include "cli/global_options.h"
 #include "cli/job_commands.h"
+#include "cli/migrate.h"
 #include "cli/run_command.h"
 #include "cli/schema_commands.h"
 #include "pgq/error.h"
@@ -31,6 +32,7 @@ int Main(int argc, char** argv) {
   BenchCommand bench(globals, action);
   // The order of `pgq --help`.
   schema.Register(app);
+  AddMigrateCommand(app, action);
   jobs.RegisterProducer(app);
   run.Register(app);
   bench.Register(app);

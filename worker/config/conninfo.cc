@@ -34,6 +34,22 @@ std::string ReadSecretForConnect(std::string_view key, const std::string& path) 
   return content;
 }
 
+// TCP keepalives and a user timeout, so a peer that vanished (a blackholed
+// network, a frozen server) fails the connection within about 30 s instead
+// of the kernel's two hours; a DSN that sets any of them keeps its own value.
+void AppendTcpDefaults(std::string& out, const std::set<std::string>& seen) {
+  static const std::pair<const char*, const char*> kDefaults[] = {
+      {"keepalives", "1"},
+      {"keepalives_idle", "10"},
+      {"keepalives_interval", "5"},
+      {"keepalives_count", "3"},
+      {"tcp_user_timeout", "30000"},
+  };
+  for (const auto& [key, value] : kDefaults) {
+    if (!seen.contains(key)) AppendConninfo(out, key, value);
+  }
+}
+
 }  // namespace
 
 std::string BuildConninfo(const DatabaseConfig& db) {
@@ -58,6 +74,7 @@ std::string BuildConninfo(const DatabaseConfig& db) {
     if (db.connect_timeout && !seen.contains("connect_timeout")) {
       AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
     }
+    AppendTcpDefaults(out, seen);
     return out;
   }
   if (db.host) AppendConninfo(out, "host", *db.host);
@@ -73,6 +90,7 @@ std::string BuildConninfo(const DatabaseConfig& db) {
   if (db.connect_timeout) {
     AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
   }
+  AppendTcpDefaults(out, {});
   return out;
 }
 

@@ -309,6 +309,7 @@ chart runs them.
 {{- if and .Values.pdb.create (not (kindIs "invalid" (index .Values.pdb "minAvailable"))) (not (kindIs "invalid" (index .Values.pdb "maxUnavailable"))) -}}
 {{- fail "pdb.minAvailable and pdb.maxUnavailable are mutually exclusive: set one and leave the other null" -}}
 {{- end -}}
+{{- $_ := include "pgq-worker.validatePdb" . -}}
 {{- if and (not (index .Values.config "entrypoints")) (not (index .Values.config "schedules")) -}}
 {{- fail "config.entrypoints (or config.schedules) must define at least one handler: a worker without handlers has nothing to run" -}}
 {{- end -}}
@@ -447,4 +448,45 @@ scrapes the Service named <fullname>, so Prometheus sets job="<fullname>".
 {{- else -}}
 {{- printf "job=%q" $job -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Annotations of the migration hook's objects: weight, and the delete policy. The Secret and
+ConfigMap copies ("copy") are deleted as soon as the hooks succeed, so no password stays behind
+in a hook object; the Job stays until the next hook run, for its logs.
+*/}}
+{{- define "pgq-worker.migrationHookAnnotations" -}}
+helm.sh/hook: pre-install,pre-upgrade
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: {{ ternary "before-hook-creation,hook-succeeded" "before-hook-creation" .copy }}
+{{- end -}}
+
+{{/*
+An integer pdb.minAvailable at or above the smallest replica count would forbid every
+eviction (a node drain waits forever); "100%" likewise.
+*/}}
+{{- define "pgq-worker.validatePdb" -}}
+{{- $min := index .Values.pdb "minAvailable" -}}
+{{- if and .Values.pdb.create (not (kindIs "invalid" $min)) -}}
+{{- $replicas := .Values.replicaCount | int -}}
+{{- $source := "replicaCount" -}}
+{{- if .Values.autoscaling.hpa.enabled -}}
+{{- $replicas = .Values.autoscaling.hpa.minReplicas | int -}}
+{{- $source = "autoscaling.hpa.minReplicas" -}}
+{{- else if .Values.autoscaling.keda.enabled -}}
+{{- $replicas = .Values.autoscaling.keda.minReplicaCount | int -}}
+{{- $source = "autoscaling.keda.minReplicaCount" -}}
+{{- end -}}
+{{- if and (kindIs "string" $min) (eq (toString $min) "100%") -}}
+{{- fail "pdb.minAvailable \"100%\" forbids every voluntary eviction: node drains would wait forever; use a lower percentage or maxUnavailable" -}}
+{{- else if and (not (kindIs "string" $min)) (ge ($min | int) $replicas) -}}
+{{- fail (printf "pdb.minAvailable (%d) must be below %s (%d): otherwise no pod could ever be evicted and node drains would wait forever" ($min | int) $source $replicas) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels of the migration objects: the workers' labels with component "migration", so no
+worker selector (Service, PDB, Deployment) ever matches a migration pod. */}}
+{{- define "pgq-worker.migrationLabels" -}}
+{{- include "pgq-worker.labels" . | replace "app.kubernetes.io/component: worker" "app.kubernetes.io/component: migration" -}}
 {{- end -}}

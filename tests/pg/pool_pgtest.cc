@@ -256,6 +256,37 @@ TEST_F(PoolTest, PoolDriverListensOnDedicatedConnection) {
   EXPECT_THROW(pool->Acquire(), PoolTimeoutError);
 }
 
+TEST_F(PoolTest, PoolDriverListensOnItsOwnEndpointOutsideThePool) {
+  PoolSettings s;
+  s.min_size = 0;
+  s.max_size = 1;  // accepted: the listener does not take a pool slot
+  s.acquire_timeout = std::chrono::milliseconds(300);
+  auto pool = MakePool(s);
+  auto listener = Options();
+  const std::string dsn = TestDsn();
+  const std::string name = "pgq_listener_" + settings().channel;
+  listener.conninfo = [dsn, name] {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+  };
+  PoolDriver driver(pool, listener);
+  NotificationLog log;
+  auto subscription = driver.Listen(settings().channel, log.Callback());
+  EXPECT_TRUE(driver.ListenerHealthy());
+  driver.Notify(settings().channel, "hello");
+  driver.Notify(settings().channel, "marker");
+  auto before = log.UntilPayload("marker");
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].payload, "hello");
+  // The LISTEN connection was opened with the listener's options ...
+  auto lease = pool->Acquire();
+  EXPECT_EQ(lease.Fetch("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
+                        {name})
+                .Text(0, "n"),
+            "1");
+  // ... and the pool's only slot stays free for statements.
+  EXPECT_EQ(pool->Stats().active, 1u);
+}
+
 TEST_F(PoolTest, RejectsMinAboveMax) {
   PoolSettings s;
   s.min_size = 5;

@@ -19,5 +19,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> ParseDsn(const s
 /// The connection string for `db`, reading the secret files now. Throws
 /// ConnectionError (naming the key and path, never the content).
 std::string BuildConninfo(const DatabaseConfig& db);
+/// The LISTEN connection's string: BuildConninfo(db) with `database.listener`'s
+/// keys appended (libpq takes the last value of a repeated keyword).
+std::string BuildListenerConninfo(const DatabaseConfig& db);
 
 }  // namespace pgq::worker

@@ -263,7 +263,7 @@ TEST_F(PoolTest, PoolDriverListensOnItsOwnEndpointOutsideThePool) {
   s.acquire_timeout = std::chrono::milliseconds(300);
   auto pool = MakePool(s);
   auto listener = Options();
-  const std::string dsn = TestDsn();
+  const std::string dsn = testing::TestDsn();
   const std::string name = "pgq_listener_" + settings().channel;
   listener.conninfo = [dsn, name] {
     return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;

@@ -15,7 +15,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$root/ci/lib/postgres.sh"
 build=${PGQ_BUILD_DIR:?run through ci/test}
 pgq=$build/worker/pgq
-jobs=${PGQ_CONNECTIVITY_JOBS:-3000}
+jobs=${PGQ_CONNECTIVITY_JOBS:-10000}
 
 missing=()
 for tool in openssl pgbouncer psql curl; do
@@ -127,7 +127,7 @@ write_config() { # file mode database-yaml
 database:
 $3
 pool: {min_size: 1, max_size: 4, health_check_interval: 1s, acquire_timeout: 2s}
-queue: {dequeue_timeout: $4, mode: $2, batch_size: 10, max_concurrent_tasks: 20}
+queue: {dequeue_timeout: $4, mode: $2, batch_size: 10}
 entrypoints:
   conn.noop:
     handler: {type: noop}
@@ -229,7 +229,7 @@ until psql "host=127.0.0.1 port=$bport dbname=postgres user=postgres" -XAtqc "SE
 done
 echo "pgbouncer $("$pgbouncer_bin" --version | head -1 | awk '{print $NF}') in transaction mode on port $bport"
 
-enqueue() { sql "INSERT INTO pgqueuer (priority, entrypoint, payload) SELECT 0, 'conn.noop', NULL FROM generate_series(1, $1)" >/dev/null; }
+enqueue() { sql "INSERT INTO pgqueuer (priority, entrypoint, payload, status) SELECT 0, 'conn.noop', NULL, 'queued' FROM generate_series(1, $1)" >/dev/null; }
 done_count() { sql "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful' AND entrypoint = 'conn.noop'"; }
 # Drains $jobs jobs with `pgq run` in drain mode; prints the rate (jobs/s, startup included).
 drain() { # label database-yaml

@@ -40,7 +40,19 @@ class PoolTest : public PgTest {
   std::shared_ptr<ConnectionPool> MakePool(PoolSettings settings) {
     return ConnectionPool::Create(Options(), settings, observer_);
   }
+  // LISTENs through `driver` and checks that a NOTIFY arrives before a marker.
+  std::unique_ptr<Subscription> ExpectDelivers(PoolDriver& driver) {
+    auto subscription = driver.Listen(settings().channel, log_.Callback());
+    EXPECT_TRUE(driver.ListenerHealthy());
+    driver.Notify(settings().channel, "hello");
+    driver.Notify(settings().channel, "marker");
+    auto before = log_.UntilPayload("marker");
+    EXPECT_EQ(before.size(), 1u);
+    if (!before.empty()) EXPECT_EQ(before[0].payload, "hello");
+    return subscription;
+  }
   std::shared_ptr<CountingObserver> observer_ = std::make_shared<CountingObserver>();
+  NotificationLog log_;
 };
 
 TEST_F(PoolTest, OpensMinSizeAndReusesConnections) {
@@ -243,14 +255,7 @@ TEST_F(PoolTest, PoolDriverListensOnDedicatedConnection) {
   s.acquire_timeout = std::chrono::milliseconds(300);
   auto pool = MakePool(s);
   PoolDriver driver(pool);
-  NotificationLog log;
-  auto subscription = driver.Listen(settings().channel, log.Callback());
-  EXPECT_TRUE(driver.ListenerHealthy());
-  driver.Notify(settings().channel, "hello");
-  driver.Notify(settings().channel, "marker");
-  auto before = log.UntilPayload("marker");
-  ASSERT_EQ(before.size(), 1u);
-  EXPECT_EQ(before[0].payload, "hello");
+  auto subscription = ExpectDelivers(driver);
   // The LISTEN connection counts against max_size: one left for statements.
   auto lease = pool->Acquire();
   EXPECT_THROW(pool->Acquire(), PoolTimeoutError);
@@ -269,14 +274,7 @@ TEST_F(PoolTest, PoolDriverListensOnItsOwnEndpointOutsideThePool) {
     return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
   };
   PoolDriver driver(pool, listener);
-  NotificationLog log;
-  auto subscription = driver.Listen(settings().channel, log.Callback());
-  EXPECT_TRUE(driver.ListenerHealthy());
-  driver.Notify(settings().channel, "hello");
-  driver.Notify(settings().channel, "marker");
-  auto before = log.UntilPayload("marker");
-  ASSERT_EQ(before.size(), 1u);
-  EXPECT_EQ(before[0].payload, "hello");
+  auto subscription = ExpectDelivers(driver);
   // The LISTEN connection was opened with the listener's options ...
   auto lease = pool->Acquire();
   EXPECT_EQ(lease.Fetch("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",

@@ -181,7 +181,12 @@ cp "$certs/other-ca.crt" "$certs/worker-ca.crt"
 write_config "$certs/rotate.yaml" continuous "$tls_yaml" 30s
 "$pgq" run --config "$certs/rotate.yaml" >"$certs/rotate.log" 2>&1 &
 worker=$!
-await_ready 503 30
+# Until the first connection attempt has failed, the reason is "starting".
+deadline=$((SECONDS + 30))
+until [[ $(status) == 503 ]] && grep -q "does not verify against sslrootcert" "$certs/body"; do
+  ((SECONDS < deadline)) || break
+  sleep 0.2
+done
 if grep -q "does not verify against sslrootcert" "$certs/body"; then
   echo "ok   readyz names the wrong CA: $(grep -o 'cannot open the pool[^"]*' "$certs/body" | cut -c1-160)"
 else

@@ -48,7 +48,9 @@ class PoolTest : public PgTest {
     driver.Notify(settings().channel, "marker");
     auto before = log_.UntilPayload("marker");
     EXPECT_EQ(before.size(), 1u);
-    if (!before.empty()) EXPECT_EQ(before[0].payload, "hello");
+    if (!before.empty()) {
+      EXPECT_EQ(before[0].payload, "hello");
+    }
     return subscription;
   }
   std::shared_ptr<CountingObserver> observer_ = std::make_shared<CountingObserver>();

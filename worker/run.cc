@@ -190,15 +190,20 @@ Readiness Worker::CheckReadiness() {
                        config_.Connection().requirements.isolation + "\"";
       }
     } catch (const std::exception& e) {
-      lease_reason = std::string("cannot lease a connection: ") + e.what();
+      lease_reason = std::string("pool endpoint: cannot lease a connection: ") + e.what();
       if (dynamic_cast<const ConnectionStateError*>(&e)) isolation_ok = false;
     }
     add("lease", lease_reason.empty(), lease_reason);
 
     // 3. The listener is connected and LISTENing (health-check round trip).
     const auto health = queuer_->queue_manager().Health();
+    // The two endpoints are told apart: "lease" is the pool's (maybe a PgBouncer),
+    // "listener" is the LISTEN connection's (database.listener when set).
+    const std::string listener_endpoint =
+        config_.database.listener ? "listener endpoint (database.listener)" : "pool endpoint";
     add("listener", health.listener_up,
-        health.listener_problem.empty() ? "listener is down" : health.listener_problem);
+        listener_endpoint + ": " +
+            (health.listener_problem.empty() ? "listener is down" : health.listener_problem));
 
     // 4. The schema verifies (cached for a minute; catalog queries).
     if (db_up && SteadyClock::now() - schema_checked_ > 60s) {
@@ -387,8 +392,13 @@ int Worker::Run() {
     HandlerDeps deps{pool_};
     {
       std::scoped_lock lock(mu_);
-      queuer_ = PgQueuer::FromPool(pool_, config_.settings.channel, nullptr, config_.settings,
-                                   metrics_);
+      // LISTEN may go to its own endpoint (database.listener), e.g. straight to
+      // PostgreSQL while statements go through a transaction-mode PgBouncer.
+      auto listener = config_.ListenerConnection();
+      if (listener) listener->observer = metrics_;
+      queuer_ = PgQueuer::FromDriver(std::make_unique<PoolDriver>(pool_, std::move(listener)),
+                                     config_.settings.channel, nullptr, config_.settings,
+                                     metrics_);
       for (const auto& e : config_.entrypoints) {
         queuer_->Entrypoint(e.name, MakeHandler(e.handler, deps), e.options);
       }

@@ -148,10 +148,17 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
 
 /// Driver over a pool: statements run on leased connections; LISTEN runs on
 /// one dedicated connection (not from the pool) with its own thread that
-/// reconnects and re-LISTENs after a failure. Refuses max_size < 2.
+/// reconnects and re-LISTENs after a failure.
+///
+/// Without `listener` options the LISTEN connection uses the pool's options
+/// and counts against max_size (so max_size >= 2 is required). With them it
+/// goes to its own endpoint (e.g. straight to PostgreSQL while statements go
+/// through a transaction-mode PgBouncer, which cannot carry LISTEN) and does
+/// not count against the pool.
 class PoolDriver final : public Driver {
  public:
-  explicit PoolDriver(std::shared_ptr<ConnectionPool> pool);
+  explicit PoolDriver(std::shared_ptr<ConnectionPool> pool,
+                      std::optional<ConnectionOptions> listener = std::nullopt);
   ~PoolDriver() override;
   PoolDriver(const PoolDriver&) = delete;
   PoolDriver& operator=(const PoolDriver&) = delete;
@@ -167,6 +174,7 @@ class PoolDriver final : public Driver {
 
  private:
   std::shared_ptr<ConnectionPool> pool_;
+  std::optional<ConnectionOptions> listener_options_;
   struct ListenerSet;
   std::shared_ptr<ListenerSet> listeners_;
 };

@@ -400,10 +400,13 @@ struct PoolDriver::ListenerSet {
   std::unique_ptr<ConnectionDriver> driver;  // dedicated LISTEN connection
 };
 
-PoolDriver::PoolDriver(std::shared_ptr<ConnectionPool> pool)
-    : pool_(std::move(pool)), listeners_(std::make_shared<ListenerSet>()) {
+PoolDriver::PoolDriver(std::shared_ptr<ConnectionPool> pool,
+                       std::optional<ConnectionOptions> listener)
+    : pool_(std::move(pool)),
+      listener_options_(std::move(listener)),
+      listeners_(std::make_shared<ListenerSet>()) {
   if (!pool_) throw LogicError("PoolDriver needs a pool");
-  if (pool_->settings().max_size < 2) {
+  if (!listener_options_ && pool_->settings().max_size < 2) {
     throw LogicError(
         "PoolDriver needs a pool with max_size >= 2: one connection is dedicated to LISTEN "
         "and the others run statements");
@@ -433,9 +436,11 @@ std::unique_ptr<Subscription> PoolDriver::Listen(std::string_view channel,
                                                  ReconnectCallback on_reconnect) {
   std::scoped_lock lock(listeners_->mu);
   if (!listeners_->driver) {
-    listeners_->reservation.emplace(pool_);
+    // A listener on its own endpoint does not use the pool's capacity.
+    if (!listener_options_) listeners_->reservation.emplace(pool_);
     try {
-      listeners_->driver = std::make_unique<ConnectionDriver>(pool_->options());
+      listeners_->driver =
+          std::make_unique<ConnectionDriver>(listener_options_.value_or(pool_->options()));
     } catch (...) {
       listeners_->reservation.reset();
       throw;

@@ -11,9 +11,9 @@
 //       contract (METRICS.txt), and together with the alerts (RULES.json, a PrometheusRule
 //       spec) uses every contract metric; writes every query, with Grafana's variables
 //       replaced, as a rule file so that promtool can check the PromQL.
-//   node checks.mjs worker-config CONFIG.json OUT.json SECRET_DIR PORT
+//   node checks.mjs worker-config CONFIG.json OUT.json MOUNT_ROOT PORT
 //       rewrites a rendered worker config so that `pgq run` can load it on this machine: the
-//       credential file moves to SECRET_DIR, the database to 127.0.0.1 port 1 (refused at
+//       files under /etc/pgq move to MOUNT_ROOT, the database to 127.0.0.1 port 1 (refused at
 //       once, nothing leaves the machine), the HTTP listener to 127.0.0.1:PORT. Keys stay as
 //       rendered.
 //   node checks.mjs job-layout OBJECTS.json ROOT
@@ -287,13 +287,25 @@ function checkAlertTests([rulesJson, testsJson]) {
   done(`every one of ${alerts.length} alerts is tested firing and quiet (${cases} alert evaluations in ${(tests.tests ?? []).length} test groups)`);
 }
 
-function rewriteWorkerConfig([inFile, outFile, secretDir, port]) {
+function rewriteWorkerConfig([inFile, outFile, mountRoot, port]) {
   const cfg = readJSON(inFile);
   const db = cfg.database ?? {};
-  if (db.password_file) db.password_file = `${secretDir}/password`;
-  if (db.dsn_file) {
-    db.dsn_file = `${secretDir}/dsn`;
-  } else {
+  // Every file the chart mounts under /etc/pgq (credentials, TLS) is laid out the same way
+  // under MOUNT_ROOT.
+  const remount = (section) => {
+    for (const [k, v] of Object.entries(section)) {
+      if (typeof v === "string" && v.startsWith("/etc/pgq/")) {
+        section[k] = `${mountRoot}/${v.slice("/etc/pgq/".length)}`;
+      }
+    }
+  };
+  remount(db);
+  if (db.listener) {
+    remount(db.listener);
+    if (db.listener.host) db.listener.host = "127.0.0.1";
+    if (db.listener.port) db.listener.port = 1;
+  }
+  if (!db.dsn_file) {
     db.host = "127.0.0.1";
     db.port = 1;
   }

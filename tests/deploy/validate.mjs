@@ -273,6 +273,10 @@ function exampleKeys(example) {
   }
   // The example shows a password_file and mentions dsn_file in a comment: both are valid.
   keys.database?.add("dsn_file");
+  // ... and so are the TLS files, prepared_statements and listener it mentions in comments.
+  for (const k of ["sslrootcert", "sslcert", "sslkey", "sslcrl", "prepared_statements", "listener"]) {
+    keys.database?.add(k);
+  }
   keys.queue?.add("channel");
   for (const ep of Object.values(example.entrypoints ?? {})) {
     Object.keys(ep).forEach((k) => keys.entry.add(k));
@@ -398,6 +402,8 @@ async function validateSet(file) {
       problem(where, "selector does not match the pod template labels");
     }
     for (const v of d.spec.template.spec.volumes ?? []) {
+      // The database's CA bundle comes from outside the release, like the credential Secret.
+      if (v.name === "db-ca") continue;
       if (v.configMap && !objs.some((o) => o.kind === "ConfigMap" && o.metadata.name === v.configMap.name)) {
         problem(where, `volume ${v.name} uses ConfigMap ${v.configMap.name}, which is not rendered`);
       }

@@ -40,7 +40,21 @@ class PoolTest : public PgTest {
   std::shared_ptr<ConnectionPool> MakePool(PoolSettings settings) {
     return ConnectionPool::Create(Options(), settings, observer_);
   }
+  // LISTENs through `driver` and checks that a NOTIFY arrives before a marker.
+  std::unique_ptr<Subscription> ExpectDelivers(PoolDriver& driver) {
+    auto subscription = driver.Listen(settings().channel, log_.Callback());
+    EXPECT_TRUE(driver.ListenerHealthy());
+    driver.Notify(settings().channel, "hello");
+    driver.Notify(settings().channel, "marker");
+    auto before = log_.UntilPayload("marker");
+    EXPECT_EQ(before.size(), 1u);
+    if (!before.empty()) {
+      EXPECT_EQ(before[0].payload, "hello");
+    }
+    return subscription;
+  }
   std::shared_ptr<CountingObserver> observer_ = std::make_shared<CountingObserver>();
+  NotificationLog log_;
 };
 
 TEST_F(PoolTest, OpensMinSizeAndReusesConnections) {
@@ -243,17 +257,34 @@ TEST_F(PoolTest, PoolDriverListensOnDedicatedConnection) {
   s.acquire_timeout = std::chrono::milliseconds(300);
   auto pool = MakePool(s);
   PoolDriver driver(pool);
-  NotificationLog log;
-  auto subscription = driver.Listen(settings().channel, log.Callback());
-  EXPECT_TRUE(driver.ListenerHealthy());
-  driver.Notify(settings().channel, "hello");
-  driver.Notify(settings().channel, "marker");
-  auto before = log.UntilPayload("marker");
-  ASSERT_EQ(before.size(), 1u);
-  EXPECT_EQ(before[0].payload, "hello");
+  auto subscription = ExpectDelivers(driver);
   // The LISTEN connection counts against max_size: one left for statements.
   auto lease = pool->Acquire();
   EXPECT_THROW(pool->Acquire(), PoolTimeoutError);
+}
+
+TEST_F(PoolTest, PoolDriverListensOnItsOwnEndpointOutsideThePool) {
+  PoolSettings s;
+  s.min_size = 0;
+  s.max_size = 1;  // accepted: the listener does not take a pool slot
+  s.acquire_timeout = std::chrono::milliseconds(300);
+  auto pool = MakePool(s);
+  auto listener = Options();
+  const std::string dsn = testing::TestDsn();
+  const std::string name = "pgq_listener_" + settings().channel;
+  listener.conninfo = [dsn, name] {
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "application_name=" + name;
+  };
+  PoolDriver driver(pool, listener);
+  auto subscription = ExpectDelivers(driver);
+  // The LISTEN connection was opened with the listener's options ...
+  auto lease = pool->Acquire();
+  EXPECT_EQ(lease.Fetch("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1",
+                        {name})
+                .Text(0, "n"),
+            "1");
+  // ... and the pool's only slot stays free for statements.
+  EXPECT_EQ(pool->Stats().active, 1u);
 }
 
 TEST_F(PoolTest, RejectsMinAboveMax) {

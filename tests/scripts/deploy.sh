@@ -469,14 +469,22 @@ elif ! grep -qE '^[[:space:]]+run[[:space:]]' <<<"$("$pgq" --help 2>/dev/null)";
 else
   # The credential files exist (the worker reads them at load time) but lead nowhere: the
   # database moves to 127.0.0.1:1, which refuses at once.
-  mkdir -p "$out/secrets"
-  printf 'not-a-password\n' >"$out/secrets/password"
-  printf 'postgresql://pgq@127.0.0.1:1/app\n' >"$out/secrets/dsn"
-  chmod 0600 "$out/secrets/password" "$out/secrets/dsn"
+  # The files lie as the chart mounts them under /etc/pgq (secrets/, tls/ca/, tls/client/).
+  mounted=$out/mounted
+  mkdir -p "$mounted/secrets" "$mounted/tls/ca" "$mounted/tls/client"
+  printf 'not-a-password\n' >"$mounted/secrets/password"
+  printf 'postgresql://pgq@127.0.0.1:1/app\n' >"$mounted/secrets/dsn"
+  chmod 0600 "$mounted/secrets/password" "$mounted/secrets/dsn"
+  if have openssl; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=pgq deploy test CA" \
+      -keyout "$mounted/tls/client/tls.key" -out "$mounted/tls/ca/ca.crt" >/dev/null 2>&1
+    cp "$mounted/tls/ca/ca.crt" "$mounted/tls/client/tls.crt"
+    chmod 0600 "$mounted/tls/client/tls.key"
+  fi
   for cfg in "${configs[@]}"; do
     name=$(basename "$cfg" .json)
     run_cfg=$out/configs/$name.run.yaml
-    node "$node_dir/checks.mjs" worker-config "$cfg" "$run_cfg" "$out/secrets" "$((20000 + RANDOM % 10000))"
+    node "$node_dir/checks.mjs" worker-config "$cfg" "$run_cfg" "$mounted" "$((20000 + RANDOM % 10000))"
     rc=0
     timeout -s TERM -k 5 3 "$pgq" run --config "$run_cfg" >"$out/configs/$name.log" 2>&1 || rc=$?
     if [[ $rc -eq 2 ]] || grep -q 'configuration error' "$out/configs/$name.log"; then

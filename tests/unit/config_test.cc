@@ -419,6 +419,54 @@ TEST_F(ConfigFilesTest, ConnectionRereadsARotatedPassword) {
   }
 }
 
+TEST_F(ConfigFilesTest, TlsFilesGoToEveryConnectionAndTheListenerOverrides) {
+  const std::string ca = Write("ca.crt", "-----BEGIN CERTIFICATE-----\n");
+  const std::string cert = Write("client.crt", "-----BEGIN CERTIFICATE-----\n");
+  const std::string key = Write("client.key", std::string("-----BEGIN PRIVATE KEY-----") + kMarker);
+  std::filesystem::permissions(key, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_write);
+  const WorkerConfig config = ParseConfig(
+      WithEntrypoint("database:\n  host: bouncer\n  port: 6432\n  sslmode: verify-full\n"
+                     "  sslrootcert: " + ca + "\n  sslcert: " + cert + "\n  sslkey: " + key +
+                     "\n  prepared_statements: false\n"
+                     "  listener:\n    host: primary\n    port: 5432\n"),
+      "w.yaml", LookupIn({}));
+  const ConnectionOptions pool = config.Connection();
+  EXPECT_FALSE(pool.prepare_statements);
+  EXPECT_EQ(pool.conninfo(), "host='bouncer' port='6432' sslmode='verify-full' sslrootcert='" +
+                                 ca + "' sslcert='" + cert + "' sslkey='" + key +
+                                 "' application_name='pgq-worker' keepalives='1' "
+                                 "keepalives_idle='10' keepalives_interval='5' "
+                                 "keepalives_count='3' tcp_user_timeout='30000'");
+  const auto listener = config.ListenerConnection();
+  ASSERT_TRUE(listener.has_value());
+  // libpq takes the last value of a repeated keyword: the listener's host and port win.
+  EXPECT_THAT(listener->conninfo(), HasSubstr("tcp_user_timeout='30000' host='primary' "
+                                              "port='5432'"));
+  EXPECT_THAT(listener->conninfo(), HasSubstr("sslrootcert='" + ca + "'"));
+  EXPECT_FALSE(ParseConfig(kEntrypoint, "w.yaml", LookupIn({})).ListenerConnection());
+  // The dump names the files, never the key's content.
+  EXPECT_THAT(config.Masked(), HasSubstr("sslkey: " + key));
+  EXPECT_THAT(config.Masked(), Not(HasSubstr(kMarker)));
+}
+
+TEST_F(ConfigFilesTest, AKeyFileOthersCanReadIsAConfigError) {
+  const std::string cert = Write("client.crt", "cert\n");
+  const std::string key = Write("client.key", "key\n");
+  std::filesystem::permissions(key, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_write |
+                                        std::filesystem::perms::group_read |
+                                        std::filesystem::perms::others_read);
+  EXPECT_THAT(ParseError(WithEntrypoint("database:\n  sslcert: " + cert + "\n  sslkey: " + key +
+                                        "\n")),
+              HasSubstr("bad.yaml:3:11: database.sslkey: " + key + " has mode 0644; libpq refuses"));
+  EXPECT_EQ(ParseError(WithEntrypoint("database:\n  sslcert: " + cert + "\n")),
+            "bad.yaml:2:12: database.sslcert: needs sslkey (the client certificate's key)");
+  EXPECT_EQ(ParseError(WithEntrypoint("database:\n  listener:\n    sslrootcert: /nonexistent/ca\n")),
+            "bad.yaml:3:18: database.listener.sslrootcert: cannot read /nonexistent/ca: No such "
+            "file or directory");
+}
+
 TEST_F(ConfigFilesTest, ConnectionOmitsUnsetKeysForLibpqFallback) {
   const WorkerConfig config = ParseConfig(kEntrypoint, "w.yaml", LookupIn({}));
   // TCP keepalives and tcp_user_timeout are always set: a vanished peer fails

@@ -37,16 +37,32 @@ class ConfigError : public std::runtime_error {
   int line_, column_;
 };
 
-struct DatabaseConfig {
+/// Where and how to connect: the keys `database:` and `database.listener:`
+/// share. TLS files are paths (mounted Secrets/ConfigMaps) that libpq reads on
+/// every connect, so a rotated CA or certificate is picked up on reconnect.
+struct DatabaseEndpoint {
   std::optional<std::string> host;
   std::optional<int> port;
   std::optional<std::string> dbname;
   std::optional<std::string> user;
+  std::optional<std::string> password_file;  // path; content read on every connect
   std::optional<std::string> sslmode;  // disable|allow|prefer|require|verify-ca|verify-full
+  std::optional<std::string> sslrootcert;  // CA bundle (PEM) that signs the server certificate
+  std::optional<std::string> sslcert;      // client certificate (PEM)
+  std::optional<std::string> sslkey;       // client key (PEM; owner-only, or root-owned 0640)
+  std::optional<std::string> sslcrl;       // certificate revocation list (PEM)
+};
+
+struct DatabaseConfig : DatabaseEndpoint {
   std::string application_name = "pgq-worker";
   std::optional<std::chrono::milliseconds> connect_timeout;
-  std::optional<std::string> password_file;  // path; content read on every connect
-  std::optional<std::string> dsn_file;       // path; exclusive with the keys above
+  std::optional<std::string> dsn_file;  // path; exclusive with host/port/dbname/user/password_file
+  /// Named prepared statements on pooled connections; false behind a
+  /// transaction-mode PgBouncer without prepared-statement support (< 1.21).
+  bool prepared_statements = true;
+  /// LISTEN on another endpoint (e.g. straight to PostgreSQL while statements
+  /// go through a transaction-mode PgBouncer); unset keys come from above.
+  std::optional<DatabaseEndpoint> listener;
 };
 
 struct HandlerConfig {
@@ -106,6 +122,8 @@ struct WorkerConfig {
   /// Connection options whose conninfo callback re-reads the secret files on
   /// every new connection (so rotated passwords are picked up).
   ConnectionOptions Connection() const;
+  /// Options for the LISTEN connection when `database.listener` is set.
+  std::optional<ConnectionOptions> ListenerConnection() const;
   /// The effective configuration as YAML with secrets masked (for the log).
   std::string Masked() const;
 };

@@ -27,6 +27,7 @@ using schema::Section;
 using schema::kDatabase;
 using schema::kEntrypoint;
 using schema::kHttp;
+using schema::kListener;
 using schema::kLogging;
 using schema::kPool;
 using schema::kQueue;
@@ -170,6 +171,7 @@ std::vector<std::string> SchemaKeyPaths() {
   std::vector<std::string> out;
   AddPaths(out, "", kTop);
   AddPaths(out, "database", kDatabase);
+  AddPaths(out, "database.listener", kListener);
   AddPaths(out, "pool", kPool);
   AddPaths(out, "queue", kQueue);
   AddPaths(out, "entrypoints.*", kEntrypoint);

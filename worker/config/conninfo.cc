@@ -1,10 +1,13 @@
 #include "config/conninfo.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string_view>
+#include <utility>
 
 #include "config/secret_files.h"
 #include "driver/conninfo.h"
@@ -50,10 +53,37 @@ void AppendTcpDefaults(std::string& out, const std::set<std::string>& seen) {
   }
 }
 
+// The TLS file keys, in the order they are written.
+constexpr std::array<std::pair<std::string_view, std::optional<std::string> DatabaseEndpoint::*>, 4>
+    kTlsFiles = {{{"sslrootcert", &DatabaseEndpoint::sslrootcert},
+                  {"sslcert", &DatabaseEndpoint::sslcert},
+                  {"sslkey", &DatabaseEndpoint::sslkey},
+                  {"sslcrl", &DatabaseEndpoint::sslcrl}}};
+
+// The endpoint's keys; `skip` says which ones a DSN already set.
+void AppendEndpoint(std::string& out, const DatabaseEndpoint& e, const std::set<std::string>& skip,
+                    std::string_view where) {
+  auto put = [&](std::string_view key, const std::optional<std::string>& value) {
+    if (value && !skip.contains(std::string(key))) AppendConninfo(out, key, *value);
+  };
+  put("host", e.host);
+  if (e.port) put("port", std::to_string(*e.port));
+  put("dbname", e.dbname);
+  put("user", e.user);
+  if (e.password_file) {
+    put("password", TrimPassword(ReadSecretForConnect(
+                        std::string(where) + "password_file", *e.password_file)));
+  }
+  put("sslmode", e.sslmode);
+  // libpq reads these files itself on every connect (a rotated CA is picked up).
+  for (const auto& [key, member] : kTlsFiles) put(key, e.*member);
+}
+
 }  // namespace
 
 std::string BuildConninfo(const DatabaseConfig& db) {
   std::string out;
+  std::set<std::string> seen;
   if (db.dsn_file) {
     const std::string dsn = TrimTrailingSpace(ReadSecretForConnect("dsn_file", *db.dsn_file));
     auto options = detail::ParseConninfo(dsn);
@@ -61,36 +91,28 @@ std::string BuildConninfo(const DatabaseConfig& db) {
       throw ConnectionError("database.dsn_file: " + *db.dsn_file +
                             ": not a valid libpq connection string or URI");
     }
-    std::set<std::string> seen;
     for (const auto& [key, value] : *options) {
       AppendConninfo(out, key, value);
       seen.insert(key);
     }
-    // The DSN wins; the config fills in what it leaves out.
-    if (db.sslmode && !seen.contains("sslmode")) AppendConninfo(out, "sslmode", *db.sslmode);
-    if (!seen.contains("application_name")) {
-      AppendConninfo(out, "application_name", db.application_name);
-    }
-    if (db.connect_timeout && !seen.contains("connect_timeout")) {
-      AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
-    }
-    AppendTcpDefaults(out, seen);
-    return out;
   }
-  if (db.host) AppendConninfo(out, "host", *db.host);
-  if (db.port) AppendConninfo(out, "port", std::to_string(*db.port));
-  if (db.dbname) AppendConninfo(out, "dbname", *db.dbname);
-  if (db.user) AppendConninfo(out, "user", *db.user);
-  if (db.password_file) {
-    AppendConninfo(out, "password",
-                   TrimPassword(ReadSecretForConnect("password_file", *db.password_file)));
+  // The DSN wins; the config fills in what it leaves out.
+  AppendEndpoint(out, db, seen, "");
+  if (!seen.contains("application_name")) {
+    AppendConninfo(out, "application_name", db.application_name);
   }
-  if (db.sslmode) AppendConninfo(out, "sslmode", *db.sslmode);
-  AppendConninfo(out, "application_name", db.application_name);
-  if (db.connect_timeout) {
+  if (db.connect_timeout && !seen.contains("connect_timeout")) {
     AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
   }
-  AppendTcpDefaults(out, {});
+  AppendTcpDefaults(out, seen);
+  return out;
+}
+
+std::string BuildListenerConninfo(const DatabaseConfig& db) {
+  // libpq takes the last value of a repeated keyword, so the listener's own
+  // keys, appended after the main endpoint's, win.
+  std::string out = BuildConninfo(db);
+  if (db.listener) AppendEndpoint(out, *db.listener, {}, "listener.");
   return out;
 }
 
@@ -98,6 +120,14 @@ ConnectionOptions WorkerConfig::Connection() const {
   ConnectionOptions options;
   // A copy: the callback outlives this object (pools keep it).
   options.conninfo = [db = database] { return BuildConninfo(db); };
+  options.prepare_statements = database.prepared_statements;
+  return options;
+}
+
+std::optional<ConnectionOptions> WorkerConfig::ListenerConnection() const {
+  if (!database.listener) return std::nullopt;
+  ConnectionOptions options;
+  options.conninfo = [db = database] { return BuildListenerConninfo(db); };
   return options;
 }
 

@@ -12,5 +12,8 @@ namespace pgq::worker {
 /// The connection string for `db`, reading the secret files now. Throws
 /// ConnectionError (naming the key and path, never the content).
 std::string BuildConninfo(const DatabaseConfig& db);
+/// The LISTEN connection's string: BuildConninfo(db) with `database.listener`'s
+/// keys appended (libpq takes the last value of a repeated keyword).
+std::string BuildListenerConninfo(const DatabaseConfig& db);
 
 }  // namespace pgq::worker

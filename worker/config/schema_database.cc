@@ -1,10 +1,13 @@
-// The database: and pool: sections of the configuration schema.
+// The database: (with database.listener:) and pool: sections of the configuration schema.
 
 #include "config/schema_table.h"
 
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "config/secret_files.h"
 #include "driver/conninfo.h"
@@ -20,82 +23,135 @@ const Keys kSslModes = {"disable", "allow", "prefer", "require", "verify-ca", "v
 constexpr std::string_view kDsnConflict =
     "cannot be combined with database.dsn_file (the DSN file holds the whole connection string)";
 
+// A TLS file: it must be readable now (libpq reads it again on every connect).
+template <typename D, std::optional<std::string> DatabaseEndpoint::*Member>
+void ParseTlsFile(const Parser& p, const Item& v, D& e) {
+  std::string content;
+  e.*Member = p.SecretFile(v, content);
+  if (content.empty()) p.Fail(v, "file " + *(e.*Member) + " is empty");
+}
+
+template <typename D, std::optional<std::string> DatabaseEndpoint::*Member>
+void PutEndpointKey(YAML::Emitter& o, std::string_view k, const D& e) {
+  PutOptional(o, k, e.*Member);
+}
+
+// The keys `database:` and `database.listener:` share (D is either).
+template <typename D>
+std::vector<KeySpec<D>> EndpointKeys() {
+  using E = DatabaseEndpoint;
+  return {
+      {"host", "string", false,
+       [](const Parser& p, const Item& v, D& e) { e.host = p.NonEmptyString(v); },
+       PutEndpointKey<D, &E::host>},
+      {"port", "integer", false,
+       [](const Parser& p, const Item& v, D& e) {
+         e.port = static_cast<int>(p.IntBetween(v, 1, 65535));
+       },
+       [](YAML::Emitter& o, std::string_view k, const D& e) { PutOptional(o, k, e.port); }},
+      {"dbname", "string", false,
+       [](const Parser& p, const Item& v, D& e) { e.dbname = p.NonEmptyString(v); },
+       PutEndpointKey<D, &E::dbname>},
+      {"user", "string", false,
+       [](const Parser& p, const Item& v, D& e) { e.user = p.NonEmptyString(v); },
+       PutEndpointKey<D, &E::user>},
+      {"sslmode", "enum", false,
+       [](const Parser& p, const Item& v, D& e) { e.sslmode = p.Enum(v, kSslModes); },
+       PutEndpointKey<D, &E::sslmode>},
+      {"sslrootcert", "path", false, ParseTlsFile<D, &E::sslrootcert>,
+       PutEndpointKey<D, &E::sslrootcert>},
+      {"sslcert", "path", false, ParseTlsFile<D, &E::sslcert>, PutEndpointKey<D, &E::sslcert>},
+      // The dump shows the path; the key itself is never read by pgq.
+      {"sslkey", "path", true,
+       [](const Parser& p, const Item& v, D& e) {
+         ParseTlsFile<D, &E::sslkey>(p, v, e);
+         if (auto problem = KeyFilePermissionProblem(*e.sslkey); !problem.empty()) {
+           p.Fail(v, problem);
+         }
+       },
+       PutEndpointKey<D, &E::sslkey>},
+      {"sslcrl", "path", false, ParseTlsFile<D, &E::sslcrl>, PutEndpointKey<D, &E::sslcrl>},
+      // Secret files: the dump shows the paths; the contents are never read there.
+      {"password_file", "path", true,
+       [](const Parser& p, const Item& v, D& e) {
+         std::string content;
+         e.password_file = p.SecretFile(v, content);
+         if (TrimPassword(std::move(content)).empty()) {
+           p.Fail(v, "file " + *e.password_file + " is empty");
+         }
+       },
+       PutEndpointKey<D, &E::password_file>},
+  };
+}
+
+// sslcert and sslkey come as a pair.
+template <typename D>
+void RequireKeyPair(const Parser& p, const Mapping& m, D&) {
+  auto cert = m.Find("sslcert");
+  auto key = m.Find("sslkey");
+  if (cert && !key) p.Fail(cert->mark, cert->path, "needs sslkey (the client certificate's key)");
+  if (key && !cert) p.Fail(key->mark, key->path, "needs sslcert (the key's certificate)");
+}
+
+std::vector<KeySpec<DatabaseConfig>> DatabaseKeys() {
+  auto keys = EndpointKeys<DatabaseConfig>();
+  std::vector<KeySpec<DatabaseConfig>> more{
+      {"application_name", "string", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.application_name = p.String(v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         Put(o, k, db.application_name);
+       }},
+      {"connect_timeout", "duration", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.connect_timeout = p.PositiveDuration(v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         if (db.connect_timeout) PutDuration(o, k, *db.connect_timeout);
+       }},
+      {"dsn_file", "path", true,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         std::string content;
+         db.dsn_file = p.SecretFile(v, content);
+         content = TrimTrailingSpace(std::move(content));
+         if (content.empty()) p.Fail(v, "file " + *db.dsn_file + " is empty");
+         if (!detail::ParseConninfo(content)) {
+           p.Fail(v, "file " + *db.dsn_file +
+                         " is not a valid libpq connection string or URI (content not shown)");
+         }
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         PutOptional(o, k, db.dsn_file);
+       }},
+      {"prepared_statements", "boolean", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.prepared_statements = p.Bool(v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         Put(o, k, db.prepared_statements);
+       }},
+      {"listener", "mapping", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         ParseSection(p, v, kListener, db.listener.emplace());
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         if (!db.listener) return;
+         o << YAML::Key << std::string(k) << YAML::Value;
+         EmitSection(o, kListener, *db.listener);
+       }},
+  };
+  keys.insert(keys.end(), more.begin(), more.end());
+  return keys;
+}
+
 }  // namespace
 
+const Section<DatabaseEndpoint> kListener{EndpointKeys<DatabaseEndpoint>(), nullptr,
+                                          RequireKeyPair<DatabaseEndpoint>};
+
 const Section<DatabaseConfig> kDatabase{
-    {
-        {"host", "string", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) { db.host = p.NonEmptyString(v); },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.host);
-         }},
-        {"port", "integer", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           db.port = static_cast<int>(p.IntBetween(v, 1, 65535));
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.port);
-         }},
-        {"dbname", "string", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           db.dbname = p.NonEmptyString(v);
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.dbname);
-         }},
-        {"user", "string", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) { db.user = p.NonEmptyString(v); },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.user);
-         }},
-        {"sslmode", "enum", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           db.sslmode = p.Enum(v, kSslModes);
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.sslmode);
-         }},
-        {"application_name", "string", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           db.application_name = p.String(v);
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           Put(o, k, db.application_name);
-         }},
-        {"connect_timeout", "duration", false,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           db.connect_timeout = p.PositiveDuration(v);
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           if (db.connect_timeout) PutDuration(o, k, *db.connect_timeout);
-         }},
-        // Secret files: the dump shows the paths; the contents are never read there.
-        {"password_file", "path", true,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           std::string content;
-           db.password_file = p.SecretFile(v, content);
-           if (TrimPassword(std::move(content)).empty()) {
-             p.Fail(v, "file " + *db.password_file + " is empty");
-           }
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.password_file);
-         }},
-        {"dsn_file", "path", true,
-         [](const Parser& p, const Item& v, DatabaseConfig& db) {
-           std::string content;
-           db.dsn_file = p.SecretFile(v, content);
-           content = TrimTrailingSpace(std::move(content));
-           if (content.empty()) p.Fail(v, "file " + *db.dsn_file + " is empty");
-           if (!detail::ParseConninfo(content)) {
-             p.Fail(v, "file " + *db.dsn_file +
-                           " is not a valid libpq connection string or URI (content not shown)");
-           }
-         },
-         [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
-           PutOptional(o, k, db.dsn_file);
-         }},
-    },
+    DatabaseKeys(),
     // The DSN file holds the whole connection: the keys it replaces are refused.
     [](const Parser& p, const Mapping& m, DatabaseConfig&) {
       if (!m.Find("dsn_file")) return;
@@ -103,6 +159,7 @@ const Section<DatabaseConfig> kDatabase{
         if (auto v = m.Find(key)) p.Fail(v->mark, v->path, std::string(kDsnConflict));
       }
     },
+    RequireKeyPair<DatabaseConfig>,
 };
 
 // ------------------------------------------------------------ pool

@@ -3,7 +3,7 @@
 // row, a section of rows, enum-name tables and the dump helpers, plus the
 // section tables themselves. One table-driven description of the file
 // format, kept in one file per section group:
-//   schema_database.cc     database, pool
+//   schema_database.cc     database (and database.listener), pool
 //   schema_queue.cc        queue (names and run options)
 //   schema_entrypoints.cc  handlers, entrypoints (retry)
 //   schema_service.cc      schedules, http, logging, shutdown
@@ -152,6 +152,7 @@ struct Document {
 // ------------------------------------------------------------ the sections
 
 extern const Section<DatabaseConfig> kDatabase;       // schema_database.cc
+extern const Section<DatabaseEndpoint> kListener;     // schema_database.cc
 extern const Section<PoolSettings> kPool;             // schema_database.cc
 extern const Section<Document, WorkerConfig> kQueue;  // schema_queue.cc
 extern const Section<RetryPolicy> kRetry;             // schema_entrypoints.cc

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# Production connectivity with the real parts: a private PostgreSQL with ssl=on and a CA,
+# server and client certificates made here with openssl, and Debian's pgbouncer in
+# transaction mode in front of it.
+#   TLS: verify-full connects; wrong CA, wrong host name and a missing client certificate are
+#        refused with clear reasons; a key file others can read is a config error (exit 2);
+#        a worker started with the wrong CA file picks up the rotated (right) one on reconnect.
+#   PgBouncer: a worker drains jobs through pgbouncer (transaction mode, prepared statements
+#        off) while LISTEN goes direct over TLS; wake-ups arrive through LISTEN; nothing lost.
+#   Roles: the worker runs as the least-privilege role of docs/sql/roles.sql.
+# Prints the drain rate direct vs through pgbouncer. Wall time about 40 s.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../ci/lib/postgres.sh
+source "$root/ci/lib/postgres.sh"
+build=${PGQ_BUILD_DIR:?run through ci/test}
+pgq=$build/worker/pgq
+jobs=${PGQ_CONNECTIVITY_JOBS:-10000}
+
+missing=()
+for tool in openssl pgbouncer psql curl; do
+  command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "connectivity: missing ${missing[*]} (ci/deps installs them)"
+  [[ ${CI:-} == true ]] && exit 1
+  echo "SKIP (not under CI=true)"
+  exit 0
+fi
+pgbouncer_bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+
+# ---- certificates (readable by the postgres user: the directory is handed over) ----------
+certs=$(mktemp -d /tmp/pgq-tls.XXXXXX)
+worker=""
+bouncer_pid=""
+cleanup() {
+  [[ -n $worker ]] && kill -KILL "$worker" 2>/dev/null || true
+  [[ -n $bouncer_pid ]] && kill -TERM "$bouncer_pid" 2>/dev/null || true
+  rm -rf "$certs"
+}
+trap cleanup EXIT
+ossl() { openssl "$@" 2>/dev/null; }
+make_ca() { # name
+  ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pgq test $1" \
+    -keyout "$certs/$1.key" -out "$certs/$1.crt"
+}
+sign() { # name ca subject san
+  ossl req -newkey rsa:2048 -nodes -subj "$3" -keyout "$certs/$1.key" -out "$certs/$1.csr"
+  printf 'subjectAltName=%s\n' "$4" >"$certs/$1.ext"
+  ossl x509 -req -in "$certs/$1.csr" -CA "$certs/$2.crt" -CAkey "$certs/$2.key" \
+    -CAcreateserial -days 2 -extfile "$certs/$1.ext" -out "$certs/$1.crt"
+}
+make_ca ca
+make_ca other-ca
+sign server ca "/CN=localhost" "DNS:localhost"
+sign client ca "/CN=postgres" "DNS:client"
+chmod 0600 "$certs"/*.key
+if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$certs"; chmod 0755 "$certs"; fi
+cp "$certs/client.key" "$certs/worker-client.key" # the worker's copy, owned by this user
+chown "$(id -u)" "$certs/worker-client.key" && chmod 0600 "$certs/worker-client.key"
+
+cat >"$certs/hba.conf" <<EOF
+local all all trust
+# TLS connections must show a client certificate signed by the CA.
+hostssl all all 127.0.0.1/32 trust clientcert=verify-ca
+# Plain connections: pgbouncer's server side and this script's setup statements.
+hostnossl all all 127.0.0.1/32 trust
+EOF
+[[ $(id -u) -eq 0 ]] && chown postgres: "$certs/hba.conf"
+
+PGQ_PG_EXTRA_CONF="ssl = on
+ssl_cert_file = '$certs/server.crt'
+ssl_key_file = '$certs/server.key'
+ssl_ca_file = '$certs/ca.crt'
+hba_file = '$certs/hba.conf'" pgq_pg_start
+port=$PGQ_PG_PORT
+plain="host=127.0.0.1 port=$port dbname=postgres user=postgres sslmode=disable"
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$plain" -XAtqc "$1"; }
+tls_base="host=localhost port=$port dbname=postgres user=postgres sslmode=verify-full"
+client="sslcert=$certs/client.crt sslkey=$certs/worker-client.key"
+
+failures=0
+expect_refused() { # label conninfo reason-substring
+  local out
+  if out=$("$pgq" --dsn "$2" verify 2>&1); then
+    echo "FAIL $1: connected"
+    failures=$((failures + 1))
+  elif grep -qF "$3" <<<"$out"; then
+    echo "ok   $1: $(grep -m1 -F "$3" <<<"$out" | cut -c1-220)"
+  else
+    echo "FAIL $1: reason lacks '$3': $out"
+    failures=$((failures + 1))
+  fi
+}
+
+# ---- TLS through the CLI (--dsn carries the same libpq keys) --------------------------------
+"$pgq" --dsn "$plain" install >/dev/null
+if "$pgq" --dsn "$tls_base sslrootcert=$certs/ca.crt $client" verify >/dev/null; then
+  echo "ok   verify-full with the CA and a client certificate connects"
+else
+  echo "FAIL verify-full did not connect"
+  failures=$((failures + 1))
+fi
+expect_refused "wrong CA" "$tls_base sslrootcert=$certs/other-ca.crt $client" \
+  "does not verify against sslrootcert"
+expect_refused "wrong host name" \
+  "${tls_base/host=localhost/host=127.0.0.1} sslrootcert=$certs/ca.crt $client" \
+  "not issued for the host name"
+expect_refused "no client certificate" "$tls_base sslrootcert=$certs/ca.crt" \
+  "requires a client certificate"
+
+# ---- least-privilege roles -----------------------------------------------------------------
+psql "$plain" -Xq -v ON_ERROR_STOP=1 -v schema=public -f "$root/docs/sql/roles.sql" >/dev/null
+
+# ---- the worker: config error, rotated CA, pgbouncer -----------------------------------------
+free_port() {
+  local p
+  while :; do
+    p=$((32768 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || break
+  done
+  echo "$p"
+}
+http_port=$(free_port)
+write_config() { # file mode database-yaml
+  cat >"$1" <<YAML
+database:
+$3
+pool: {min_size: 1, max_size: 4, health_check_interval: 1s, acquire_timeout: 2s}
+queue: {dequeue_timeout: $4, mode: $2, batch_size: 10}
+entrypoints:
+  conn.noop:
+    handler: {type: noop}
+http: {address: 127.0.0.1, port: $http_port}
+logging: {format: text, level: warn}
+shutdown: {grace_period: 5s}
+YAML
+}
+tls_yaml="  host: localhost
+  port: $port
+  dbname: postgres
+  user: pgq_worker
+  sslmode: verify-full
+  sslrootcert: $certs/worker-ca.crt
+  sslcert: $certs/client.crt
+  sslkey: $certs/worker-client.key"
+
+# A private key that others can read: exit 2 before touching the database.
+cp "$certs/ca.crt" "$certs/worker-ca.crt"
+cp "$certs/worker-client.key" "$certs/loose.key" && chmod 0644 "$certs/loose.key"
+write_config "$certs/loose.yaml" continuous "${tls_yaml/worker-client.key/loose.key}" 30s
+rc=0
+"$pgq" run --config "$certs/loose.yaml" >"$certs/loose.log" 2>&1 || rc=$?
+if [[ $rc == 2 ]] && grep -q "database.sslkey: .*mode 0644" "$certs/loose.log"; then
+  echo "ok   sslkey readable by others: exit 2, $(grep -m1 -o 'loose.yaml:[0-9]*:[0-9]*: database.sslkey' "$certs/loose.log")"
+else
+  echo "FAIL loose key: exit $rc: $(cat "$certs/loose.log")"
+  failures=$((failures + 1))
+fi
+
+status() { curl -s -o "$certs/body" -w '%{http_code}' "http://127.0.0.1:$http_port/readyz" || true; }
+await_ready() { # code seconds
+  local deadline=$((SECONDS + $2))
+  until [[ $(status) == "$1" ]]; do
+    if ((SECONDS >= deadline)); then
+      echo "timed out waiting for readyz $1; last: $(cat "$certs/body" 2>/dev/null)"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+stop_worker() {
+  kill -TERM "$worker" 2>/dev/null || true
+  wait "$worker" || true
+  worker=""
+}
+
+# The wrong CA at start: not ready, with the reason; the right CA replaces the file (as a
+# rotated ConfigMap does) and the next connection attempt uses it.
+cp "$certs/other-ca.crt" "$certs/worker-ca.crt"
+write_config "$certs/rotate.yaml" continuous "$tls_yaml" 30s
+"$pgq" run --config "$certs/rotate.yaml" >"$certs/rotate.log" 2>&1 &
+worker=$!
+# Until the first connection attempt has failed, the reason is "starting".
+deadline=$((SECONDS + 30))
+until [[ $(status) == 503 ]] && grep -q "does not verify against sslrootcert" "$certs/body"; do
+  ((SECONDS < deadline)) || break
+  sleep 0.2
+done
+if grep -q "does not verify against sslrootcert" "$certs/body"; then
+  echo "ok   readyz names the wrong CA: $(grep -o 'cannot open the pool[^"]*' "$certs/body" | cut -c1-160)"
+else
+  echo "FAIL readyz reason for the wrong CA: $(cat "$certs/body")"
+  failures=$((failures + 1))
+fi
+cp "$certs/ca.crt" "$certs/worker-ca.crt.new" && mv "$certs/worker-ca.crt.new" "$certs/worker-ca.crt"
+await_ready 200 60 && echo "ok   rotated CA file picked up on reconnect: ready" ||
+  failures=$((failures + 1))
+stop_worker
+if grep -q "BEGIN\|PRIVATE KEY" "$certs/rotate.log"; then
+  echo "FAIL key or certificate material in the worker log"
+  failures=$((failures + 1))
+fi
+
+# ---- pgbouncer, transaction mode ------------------------------------------------------------
+bport=$(free_port)
+cat >"$certs/pgbouncer.ini" <<EOF
+[databases]
+postgres = host=127.0.0.1 port=$port dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $certs/userlist.txt
+pool_mode = transaction
+default_pool_size = 8
+max_client_conn = 100
+logfile = $certs/pgbouncer.log
+pidfile = $certs/pgbouncer.pid
+EOF
+printf '"postgres" ""\n"pgq_worker" ""\n' >"$certs/userlist.txt"
+[[ $(id -u) -eq 0 ]] && chown postgres: "$certs/pgbouncer.ini" "$certs/userlist.txt"
+if [[ $(id -u) -eq 0 ]]; then
+  runuser -u postgres -- "$pgbouncer_bin" "$certs/pgbouncer.ini" >/dev/null 2>&1 &
+else
+  "$pgbouncer_bin" "$certs/pgbouncer.ini" >/dev/null 2>&1 &
+fi
+bouncer_pid=$!
+deadline=$((SECONDS + 20))
+until psql "host=127.0.0.1 port=$bport dbname=postgres user=postgres" -XAtqc "SELECT 1" >/dev/null 2>&1; do
+  ((SECONDS < deadline)) || { echo "pgbouncer did not start"; cat "$certs/pgbouncer.log"; exit 1; }
+  sleep 0.2
+done
+echo "pgbouncer $("$pgbouncer_bin" --version | head -1 | awk '{print $NF}') in transaction mode on port $bport"
+
+enqueue() { sql "INSERT INTO pgqueuer (priority, entrypoint, payload, status) SELECT 0, 'conn.noop', NULL, 'queued' FROM generate_series(1, $1)" >/dev/null; }
+done_count() { sql "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful' AND entrypoint = 'conn.noop'"; }
+# Drains $jobs jobs with `pgq run` in drain mode; prints the rate (jobs/s, startup included).
+drain() { # label database-yaml
+  local before after start ms
+  write_config "$certs/drain.yaml" drain "$2" 30s
+  before=$(done_count)
+  enqueue "$jobs"
+  start=$(date +%s%N)
+  "$pgq" run --config "$certs/drain.yaml" >"$certs/drain.log" 2>&1 || {
+    echo "FAIL $1: worker exited $?"; cat "$certs/drain.log"; failures=$((failures + 1)); return; }
+  ms=$((($(date +%s%N) - start) / 1000000))
+  after=$(done_count)
+  if [[ $((after - before)) == "$jobs" && $(sql "SELECT count(*) FROM pgqueuer") == 0 ]]; then
+    echo "drain $1: $jobs jobs in ${ms} ms = $((jobs * 1000 / (ms > 0 ? ms : 1))) jobs/s"
+  else
+    echo "FAIL $1: $((after - before)) of $jobs done, $(sql "SELECT count(*) FROM pgqueuer") left"
+    failures=$((failures + 1))
+  fi
+}
+bouncer_yaml="  host: 127.0.0.1
+  port: $bport
+  dbname: postgres
+  user: pgq_worker
+  sslmode: disable
+  prepared_statements: false
+  listener:
+    host: localhost
+    port: $port
+    sslmode: verify-full
+    sslrootcert: $certs/ca.crt
+    sslcert: $certs/client.crt
+    sslkey: $certs/worker-client.key"
+direct_yaml=${tls_yaml/worker-ca.crt/ca.crt}
+drain "direct TLS, prepared statements on " "$direct_yaml"
+drain "direct TLS, prepared statements off" "$direct_yaml
+  prepared_statements: false"
+drain "pgbouncer (transaction), listener direct" "$bouncer_yaml"
+
+# Wake-ups through LISTEN: a long dequeue_timeout, so only a notification can start the
+# claim quickly; every job enqueued while the worker waits is done.
+write_config "$certs/wake.yaml" continuous "$bouncer_yaml" 10m
+"$pgq" run --config "$certs/wake.yaml" >"$certs/wake.log" 2>&1 &
+worker=$!
+await_ready 200 30
+before=$(done_count)
+for round in 1 2 3 4 5; do
+  enqueue 1
+  deadline=$((SECONDS + 5))
+  until [[ $(done_count) == $((before + round)) ]]; do
+    ((SECONDS < deadline)) || { echo "FAIL wake-up $round did not arrive through LISTEN"; failures=$((failures + 1)); break 2; }
+    sleep 0.05
+  done
+done
+echo "ok   $round wake-ups through LISTEN (listener direct, statements through pgbouncer)"
+backends=$(sql "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'pgq_worker' AND s.ssl AND a.query LIKE 'LISTEN%'")
+if [[ $backends -ge 1 ]]; then
+  echo "ok   the LISTEN connection is direct, over TLS, as pgq_worker ($backends)"
+else
+  echo "FAIL no direct TLS LISTEN connection as pgq_worker"
+  failures=$((failures + 1))
+fi
+stop_worker
+
+if ((failures)); then
+  echo "connectivity: $failures failure(s)"
+  exit 1
+fi
+echo "connectivity: ok"

@@ -55,6 +55,13 @@ constexpr auto kProbeWait = 1s;
 // How often a worker waiting for its schema checks again.
 constexpr auto kSchemaRecheck = 5s;
 
+// A failing readiness reason names the endpoint it went through.
+std::string EndpointReason(std::string_view endpoint, const std::string& reason) {
+  if (endpoint == kPoolEndpoint) return "pool endpoint (database): " + reason;
+  if (endpoint == kListenerEndpoint) return "listener endpoint (database.listener): " + reason;
+  return reason;
+}
+
 std::string JoinReasons(const std::vector<std::string>& reasons) {
   std::string out;
   for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r;
@@ -64,7 +71,9 @@ std::string JoinReasons(const std::vector<std::string>& reasons) {
 class Worker {
  public:
   explicit Worker(const WorkerConfig& config)
-      : config_(config), metrics_(std::make_shared<Metrics>(std::string(Version()))) {}
+      : config_(config),
+        metrics_(std::make_shared<Metrics>(std::string(Version()),
+                                           config.database.listener.has_value())) {}
 
   int Run();
 
@@ -75,6 +84,10 @@ class Worker {
   bool OpenPool(const std::stop_token& stop);
   bool WaitForSchema(const std::stop_token& stop);
   void SetStartupProblem(const char* check, std::string problem);
+  // Where the LISTEN connection goes: its own endpoint when database.listener is set.
+  std::string_view ListenerEndpoint() const {
+    return config_.database.listener ? kListenerEndpoint : kPoolEndpoint;
+  }
 
   const WorkerConfig& config_;
   std::shared_ptr<Metrics> metrics_;
@@ -116,24 +129,29 @@ Readiness Worker::CheckReadiness() {
   Readiness r;
   nlohmann::ordered_json checks = nlohmann::ordered_json::array();
   bool all = true;
-  auto add = [&](const char* name, bool ok, const std::string& reason) {
+  // `endpoint`: the connections the check went through ("pool" or "listener",
+  // as the metrics' endpoint label); a failing reason starts with its name.
+  auto add = [&](const char* name, bool ok, const std::string& reason,
+                 std::string_view endpoint = {}) {
     nlohmann::ordered_json check;
     check["name"] = name;
     check["ok"] = ok;
-    if (!ok) check["reason"] = reason;
+    if (!endpoint.empty()) check["endpoint"] = endpoint;
+    if (!ok) check["reason"] = EndpointReason(endpoint, reason);
     checks.push_back(check);
     all = all && ok;
+  };
+  auto add_listener = [&](const RuntimeHealth& health) {
+    add("listener", health.listener_up,
+        health.listener_problem.empty() ? "listener is down" : health.listener_problem,
+        ListenerEndpoint());
   };
   std::unique_lock lock(readiness_mu_, std::defer_lock);
   if (!lock.try_lock_for(2s)) {
     // The previous round is stuck in a round trip (a connection that neither
     // answers nor fails, as in a network partition): not ready.
     add("database", false, "a readiness round trip has not returned for more than 2 s");
-    if (started_) {
-      const auto health = queuer_->queue_manager().Health();
-      add("listener", health.listener_up,
-          health.listener_problem.empty() ? "listener is down" : health.listener_problem);
-    }
+    if (started_) add_listener(queuer_->queue_manager().Health());
     r.ok = false;
     r.body["status"] = "not ready";
     r.body["checks"] = checks;
@@ -148,7 +166,7 @@ Readiness Worker::CheckReadiness() {
       check = startup_check_;
       problem = startup_problem_;
     }
-    add(check.c_str(), false, problem);
+    add(check.c_str(), false, problem, check == "database" ? kPoolEndpoint : "");
   } else {
     // 1. Idle connections: one round trip each (transaction block, isolation).
     std::string pool_reason;
@@ -166,7 +184,7 @@ Readiness Worker::CheckReadiness() {
       if (violation->what.find("transaction block") != std::string::npos) autocommit_ok = false;
       if (violation->what.find("isolation") != std::string::npos) isolation_ok = false;
     }
-    add("pooled_connections", pool_reason.empty(), pool_reason);
+    add("pooled_connections", pool_reason.empty(), pool_reason, kPoolEndpoint);
 
     // 2. A connection can be leased, and new connections would start at the
     //    expected isolation (database/role defaults set since we connected).
@@ -190,20 +208,13 @@ Readiness Worker::CheckReadiness() {
                        config_.Connection().requirements.isolation + "\"";
       }
     } catch (const std::exception& e) {
-      lease_reason = std::string("pool endpoint: cannot lease a connection: ") + e.what();
+      lease_reason = std::string("cannot lease a connection: ") + e.what();
       if (dynamic_cast<const ConnectionStateError*>(&e)) isolation_ok = false;
     }
-    add("lease", lease_reason.empty(), lease_reason);
+    add("lease", lease_reason.empty(), lease_reason, kPoolEndpoint);
 
     // 3. The listener is connected and LISTENing (health-check round trip).
-    const auto health = queuer_->queue_manager().Health();
-    // The two endpoints are told apart: "lease" is the pool's (maybe a PgBouncer),
-    // "listener" is the LISTEN connection's (database.listener when set).
-    const std::string listener_endpoint =
-        config_.database.listener ? "listener endpoint (database.listener)" : "pool endpoint";
-    add("listener", health.listener_up,
-        listener_endpoint + ": " +
-            (health.listener_problem.empty() ? "listener is down" : health.listener_problem));
+    add_listener(queuer_->queue_manager().Health());
 
     // 4. The schema verifies (cached for a minute; catalog queries).
     if (db_up && SteadyClock::now() - schema_checked_ > 60s) {
@@ -395,7 +406,7 @@ int Worker::Run() {
       // LISTEN may go to its own endpoint (database.listener), e.g. straight to
       // PostgreSQL while statements go through a transaction-mode PgBouncer.
       auto listener = config_.ListenerConnection();
-      if (listener) listener->observer = metrics_;
+      if (listener) listener->observer = std::make_shared<ListenerEndpointObserver>(metrics_);
       queuer_ = PgQueuer::FromDriver(std::make_unique<PoolDriver>(pool_, std::move(listener)),
                                      config_.settings.channel, nullptr, config_.settings,
                                      metrics_);

@@ -127,7 +127,8 @@ TEST_F(WorkerTest, ServesProbesMetricsAndJobsThenDrainsOnSigterm) {
        {"pgq_pool_connections{state=\"active\"}", "pgq_pool_connections_max 4",
         "pgq_pool_acquire_seconds_bucket", "pgq_pool_usage_seconds_count",
         "pgq_pool_connections_created_total", "pgq_driver_autocommit_ok 1",
-        "pgq_listener_up 1", "pgq_job_duration_seconds_bucket", "pgq_job_wait_seconds_count",
+        "pgq_listener_up{endpoint=\"pool\"} 1", "pgq_job_duration_seconds_bucket",
+        "pgq_job_wait_seconds_count", "pgq_driver_reconnects_total{endpoint=\"pool\"} 0",
         "pgq_dequeue_seconds_count", "pgq_build_info{version=", "pgq_notifications_total{type="}) {
     EXPECT_THAT(metrics.body, HasSubstr(name));
   }
@@ -267,7 +268,9 @@ TEST_F(WorkerTest, ReadyzReportsConnectionLeftInTransactionThenRecovers) {
     const auto r = HttpGet(Url("/readyz"));
     return r.status == 503 && r.body.find("transaction block") != std::string::npos;
   })) << worker.Output();
-  EXPECT_THAT(HttpGet(Url("/metrics")).body, HasSubstr("pgq_driver_errors_total{kind=\"state_in_transaction\"} 1"));
+  EXPECT_THAT(HttpGet(Url("/metrics")).body,
+              HasSubstr("pgq_driver_errors_total{endpoint=\"pool\","
+                        "kind=\"state_in_transaction\"} 1"));
   // The connection was discarded; after the check interval it is ready again.
   EXPECT_TRUE(WaitUntil([&] { return Ready(); })) << HttpGet(Url("/readyz")).body;
   EXPECT_EQ(HttpGet(Url("/livez")).status, 200);

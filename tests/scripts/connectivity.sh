@@ -7,6 +7,8 @@
 #        a worker started with the wrong CA file picks up the rotated (right) one on reconnect.
 #   PgBouncer: a worker drains jobs through pgbouncer (transaction mode, prepared statements
 #        off) while LISTEN goes direct over TLS; wake-ups arrive through LISTEN; nothing lost.
+#   Endpoints: a failing listener endpoint is named by /readyz and counted under
+#        endpoint="listener" in the metrics while the pool endpoint stays fine.
 #   Roles: the worker runs as the least-privilege role of docs/sql/roles.sql.
 # Prints the drain rate direct vs through pgbouncer. Wall time about 40 s.
 set -euo pipefail
@@ -264,10 +266,29 @@ bouncer_yaml="  host: 127.0.0.1
     host: localhost
     port: $port
     sslmode: verify-full
-    sslrootcert: $certs/ca.crt
+    sslrootcert: $certs/listener-ca.crt
     sslcert: $certs/client.crt
     sslkey: $certs/worker-client.key"
+cp "$certs/ca.crt" "$certs/listener-ca.crt"
 direct_yaml=${tls_yaml/worker-ca.crt/ca.crt}
+
+# pgq migrate holds a session-level advisory lock: with database.listener it connects there,
+# not through the transaction-mode pgbouncer (where the lock could stay behind on a server
+# connection and stall the next migration). Twice, then no advisory lock is left.
+# (As postgres, the schema's owner here; docs/sql/roles.sql's pgq_migrator in production.)
+write_config "$certs/migrate.yaml" continuous "${bouncer_yaml/user: pgq_worker/user: postgres}" 30s
+migrated=0
+for run in 1 2; do
+  timeout 60 "$pgq" migrate --config "$certs/migrate.yaml" >"$certs/migrate.log" 2>&1 &&
+    migrated=$((migrated + 1))
+done
+locks=$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+if [[ $migrated == 2 && $locks == 0 ]]; then
+  echo "ok   pgq migrate twice with the pool behind pgbouncer: the lock went direct, none left"
+else
+  echo "FAIL pgq migrate behind pgbouncer: $migrated of 2 ran, $locks advisory locks left: $(cat "$certs/migrate.log")"
+  failures=$((failures + 1))
+fi
 drain "direct TLS, prepared statements on " "$direct_yaml"
 drain "direct TLS, prepared statements off" "$direct_yaml
   prepared_statements: false"
@@ -296,6 +317,40 @@ else
   echo "FAIL no direct TLS LISTEN connection as pgq_worker"
   failures=$((failures + 1))
 fi
+
+# The listener endpoint fails on its own: its CA file turns wrong and its LISTEN backend is
+# ended, so the reconnect is refused. /readyz and the metrics name the listener endpoint,
+# the pool endpoint (pgbouncer) stays fine; the right CA brings LISTEN back.
+metric() { curl -s "http://127.0.0.1:$http_port/metrics" | awk -v s="$1" '$1 == s {print $2}'; }
+listen_errors='pgq_driver_errors_total{endpoint="listener",kind="connect"}'
+errors_before=$(metric "$listen_errors")
+cp "$certs/other-ca.crt" "$certs/listener-ca.crt"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pgq_worker' AND query LIKE 'LISTEN%'" >/dev/null
+if await_ready 503 30 && grep -q '"name":"listener","ok":false,"endpoint":"listener"' "$certs/body" &&
+  grep -q 'listener endpoint (database.listener)' "$certs/body" &&
+  grep -q '"name":"lease","ok":true,"endpoint":"pool"' "$certs/body"; then
+  echo "ok   readyz names the failed listener endpoint: $(grep -o 'listener endpoint[^"]*' "$certs/body")"
+else
+  echo "FAIL readyz for a failed listener endpoint: $(cat "$certs/body")"
+  failures=$((failures + 1))
+fi
+deadline=$((SECONDS + 30))
+while :; do
+  errors_after=$(metric "$listen_errors")
+  up=$(metric 'pgq_listener_up{endpoint="listener"}')
+  [[ $errors_after != "${errors_before:-}" && $up == 0 ]] && break
+  ((SECONDS < deadline)) || break
+  sleep 0.2
+done
+if [[ -n $errors_after && $errors_after != "${errors_before:-}" && $up == 0 ]]; then
+  echo "ok   metrics: $listen_errors $errors_before -> $errors_after, listener_up 0"
+else
+  echo "FAIL listener endpoint metrics: errors $errors_before -> $errors_after, listener_up $up"
+  failures=$((failures + 1))
+fi
+cp "$certs/ca.crt" "$certs/listener-ca.crt.new" && mv "$certs/listener-ca.crt.new" "$certs/listener-ca.crt"
+await_ready 200 60 && echo "ok   the right CA brings the listener endpoint back: ready" ||
+  failures=$((failures + 1))
 stop_worker
 
 if ((failures)); then

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -113,6 +114,42 @@ TEST(MetricsTest, ScheduleRunsSetOutcomesDurationsAndTimestamps) {
       Value(text, "pgq_schedule_last_success_timestamp_seconds{schedule=\"nightly\"}").value_or(-1);
   EXPECT_GE(success, epoch(before));
   EXPECT_LE(success, epoch(after));
+}
+
+TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
+  // One endpoint: the LISTEN connection is the pool endpoint's.
+  Metrics single("1.2.3");
+  single.OnConnectError("connect");
+  single.OnListenerUp(true);
+  const std::string one = single.Serialize();
+  ExpectSeries(one, {
+                        {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
+                        {"pgq_driver_reconnects_total{endpoint=\"pool\"}", 0},
+                        {"pgq_listener_up{endpoint=\"pool\"}", 1},
+                    });
+  EXPECT_THAT(one, Not(HasSubstr("endpoint=\"listener\"")));
+
+  // database.listener: the LISTEN connection's events count apart from the pool's.
+  auto metrics = std::make_shared<Metrics>("1.2.3", true);
+  ListenerEndpointObserver listener(metrics);
+  listener.OnConnectError("connect");
+  listener.OnConnectError("connect");
+  listener.OnReconnect();
+  metrics->OnConnectError("connect");
+  metrics->OnStateViolation(true, false);
+  metrics->OnListenerUp(false);
+  const std::string two = metrics->Serialize();
+  ExpectSeries(two, {
+                        {"pgq_driver_errors_total{endpoint=\"listener\",kind=\"connect\"}", 2},
+                        {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
+                        {"pgq_driver_errors_total{endpoint=\"pool\","
+                         "kind=\"state_in_transaction\"}",
+                         1},
+                        {"pgq_driver_reconnects_total{endpoint=\"listener\"}", 1},
+                        {"pgq_driver_reconnects_total{endpoint=\"pool\"}", 0},
+                        {"pgq_listener_up{endpoint=\"listener\"}", 0},
+                    });
+  EXPECT_FALSE(Value(two, "pgq_listener_up{endpoint=\"pool\"}"));
 }
 
 }  // namespace

@@ -156,15 +156,17 @@ struct Metrics::Impl {
   Gauge& isolation_ok = Gauges(*registry, "pgq_driver_isolation_ok",
                                "1 when connections run at the expected isolation level")
                             .Add({});
-  Counter& reconnects =
-      Counters(*registry, "pgq_driver_reconnects_total", "Connections re-opened after a failure")
-          .Add({});
+  Family<Counter>& reconnects_family =
+      Counters(*registry, "pgq_driver_reconnects_total",
+               "Connections re-opened after a failure, by endpoint");
+  Children<Counter> reconnects{reconnects_family, "endpoint"};
   Family<Counter>& errors_family =
-      Counters(*registry, "pgq_driver_errors_total", "Driver errors by kind");
-  Children<Counter> errors{errors_family, "kind"};
-  Gauge& listener_up = Gauges(*registry, "pgq_listener_up",
-                              "1 when the LISTEN connection passed its last health check")
-                           .Add({});
+      Counters(*registry, "pgq_driver_errors_total", "Driver errors by kind and endpoint");
+  PairChildren<Counter> errors{errors_family, "kind", "endpoint"};
+  Family<Gauge>& listener_up_family =
+      Gauges(*registry, "pgq_listener_up",
+             "1 when the LISTEN connection passed its last health check, by its endpoint");
+  Gauge* listener_up = nullptr;  // the child of the LISTEN connection's endpoint
   Family<Counter>& notifications_family =
       Counters(*registry, "pgq_notifications_total", "Notifications received, by event type");
   Children<Counter> notifications{notifications_family, "type"};
@@ -223,7 +225,8 @@ struct Metrics::Impl {
       Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
 
-Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
+Metrics::Metrics(const std::string& version, bool listener_endpoint)
+    : impl_(std::make_unique<Impl>()) {
   impl_->build_info.Add({{"version", version}}).Set(1);
   for (const auto reason :
        {CloseReason::kMaxLifetime, CloseReason::kBroken, CloseReason::kStateViolation,
@@ -231,8 +234,15 @@ Metrics::Metrics(const std::string& version) : impl_(std::make_unique<Impl>()) {
     impl_->closed.Get(ToString(reason));
   }
   for (const char* kind : {"connect", "state_in_transaction", "state_isolation"}) {
-    impl_->errors.Get(kind);
+    impl_->errors.Get(kind, kPoolEndpoint);
   }
+  impl_->reconnects.Get(kPoolEndpoint);
+  const std::string_view listen_at = listener_endpoint ? kListenerEndpoint : kPoolEndpoint;
+  if (listener_endpoint) {
+    impl_->errors.Get("connect", listen_at);
+    impl_->reconnects.Get(listen_at);
+  }
+  impl_->listener_up = &impl_->listener_up_family.Add({{"endpoint", std::string(listen_at)}});
   impl_->autocommit_ok.Set(1);
   impl_->isolation_ok.Set(1);
 }
@@ -275,19 +285,26 @@ void Metrics::OnConnectionCreated() { impl_->created.Increment(); }
 void Metrics::OnConnectionClosed(CloseReason reason) {
   impl_->closed.Get(ToString(reason)).Increment();
 }
-void Metrics::OnConnectError(std::string_view kind) { impl_->errors.Get(kind).Increment(); }
-void Metrics::OnReconnect() { impl_->reconnects.Increment(); }
+void Metrics::OnConnectError(std::string_view kind) { CountConnectError(kPoolEndpoint, kind); }
+void Metrics::OnReconnect() { CountReconnect(kPoolEndpoint); }
+void Metrics::CountConnectError(std::string_view endpoint, std::string_view kind) {
+  impl_->errors.Get(kind, endpoint).Increment();
+}
+void Metrics::CountReconnect(std::string_view endpoint) {
+  impl_->reconnects.Get(endpoint).Increment();
+}
+// Reported by the pool only: pooled connections are the pool endpoint's.
 void Metrics::OnStateViolation(bool in_transaction, bool isolation) {
   if (in_transaction) {
-    impl_->errors.Get("state_in_transaction").Increment();
+    impl_->errors.Get("state_in_transaction", kPoolEndpoint).Increment();
     impl_->autocommit_ok.Set(0);
   }
   if (isolation) {
-    impl_->errors.Get("state_isolation").Increment();
+    impl_->errors.Get("state_isolation", kPoolEndpoint).Increment();
     impl_->isolation_ok.Set(0);
   }
 }
-void Metrics::OnListenerUp(bool up) { impl_->listener_up.Set(up ? 1 : 0); }
+void Metrics::OnListenerUp(bool up) { impl_->listener_up->Set(up ? 1 : 0); }
 void Metrics::OnNotification(std::string_view type) { impl_->notifications.Get(type).Increment(); }
 void Metrics::OnJobsClaimed(std::string_view entrypoint, std::size_t count) {
   impl_->claimed.Get(entrypoint).Increment(static_cast<double>(count));

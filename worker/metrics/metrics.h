@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pgq/observer.h"
@@ -24,12 +26,20 @@ class Histogram;
 
 namespace pgq::worker {
 
+/// The `endpoint` label of the connection metrics: "pool" is `database:`
+/// (the pool, and the LISTEN connection unless it has its own endpoint),
+/// "listener" is `database.listener:`.
+inline constexpr std::string_view kPoolEndpoint = "pool";
+inline constexpr std::string_view kListenerEndpoint = "listener";
+
 /// Thread-safe. Families are registered once in the constructor; labelled
 /// children are created on first use and kept (labels are low-cardinality:
 /// entrypoints, statuses, reasons — never job ids).
 class Metrics final : public Observer {
  public:
-  explicit Metrics(const std::string& version);
+  /// `listener_endpoint`: the LISTEN connection goes to `database.listener`,
+  /// so its series carry endpoint="listener" (created at 0 here).
+  explicit Metrics(const std::string& version, bool listener_endpoint = false);
   ~Metrics() override;
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
@@ -67,6 +77,11 @@ class Metrics final : public Observer {
   void OnScheduleNextRun(std::string_view schedule,
                          std::chrono::system_clock::time_point next_run) override;
 
+  /// Connection events of one endpoint (the Observer methods above count
+  /// them for kPoolEndpoint).
+  void CountConnectError(std::string_view endpoint, std::string_view kind);
+  void CountReconnect(std::string_view endpoint);
+
   // Sampled by the worker.
   void SetPool(const PoolStats& stats);
   void SetDriverHealth(bool up, bool autocommit_ok, bool isolation_ok);
@@ -78,6 +93,21 @@ class Metrics final : public Observer {
 
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+/// The observer of the LISTEN connection to `database.listener`: its connect
+/// errors and reconnects count under endpoint="listener".
+class ListenerEndpointObserver final : public Observer {
+ public:
+  explicit ListenerEndpointObserver(std::shared_ptr<Metrics> metrics)
+      : metrics_(std::move(metrics)) {}
+  void OnConnectError(std::string_view kind) override {
+    metrics_->CountConnectError(kListenerEndpoint, kind);
+  }
+  void OnReconnect() override { metrics_->CountReconnect(kListenerEndpoint); }
+
+ private:
+  std::shared_ptr<Metrics> metrics_;
 };
 
 }  // namespace pgq::worker

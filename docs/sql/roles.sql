@@ -1,6 +1,6 @@
 -- Least-privilege roles for pgq (docs/configuration.md, "Connecting in production").
 --
---   pgq_migrator  owns the queue objects: runs `pgq install` / `pgq upgrade` (the migration Job).
+--   pgq_migrator  owns the queue objects: runs `pgq migrate` (the migration Job).
 --   pgq_worker    runs the workers: reads and writes rows, nothing else (no DDL, no ownership).
 --
 -- Run as a superuser or the database owner, naming the schema of the queue objects:

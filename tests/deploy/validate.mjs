@@ -255,6 +255,26 @@ function checkMigrationJob(set, job, objs, workerDeployments) {
       wmount === mounts["db-credentials"]?.mountPath;
   });
   if (!same) problem(where, "config.yaml and credential files differ from every worker Deployment's");
+  checkFilesMounted(where, cmText, c);
+}
+
+// Every file the configuration names (credentials, TLS; database and database.listener) lies
+// under one of the container's mounts: a Job or CronJob that reads the workers' config.yaml
+// must mount what it points at, or `pgq` stops with a configuration error.
+function checkFilesMounted(where, configText, container) {
+  const cfg = configText ? parseYaml(configText) : null;
+  if (!cfg) return;
+  const keys = ["password_file", "dsn_file", "sslrootcert", "sslcert", "sslkey", "sslcrl"];
+  const mounts = (container.volumeMounts ?? []).map((m) => m.mountPath.replace(/\/$/, ""));
+  for (const section of [cfg.database, cfg.database?.listener]) {
+    for (const key of keys) {
+      const file = section?.[key];
+      if (typeof file !== "string") continue;
+      if (!mounts.some((m) => file === m || file.startsWith(`${m}/`))) {
+        problem(where, `config.yaml names ${file} (${key}), which no volume mounts`);
+      }
+    }
+  }
 }
 
 function parseYaml(text) {

@@ -360,6 +360,62 @@ configured); every pod template that connects (workers, Jobs, CronJobs) includes
 {{- toYaml $out -}}
 {{- end -}}
 
+{{/*
+KEDA over TLS. The scaler runs in the KEDA operator's pod and reads sslrootcert, sslcert and
+sslkey there (autoscaling.keda.tls.*); its trigger metadata has no keys for them, so with any
+set the TriggerAuthentication passes a whole connection string as "connection".
+pgq-worker.kedaConnectionKey: the credentials Secret's key holding that string ("" when KEDA
+uses the password and the trigger's host/port/... metadata).
+pgq-worker.kedaConnection: the string itself, for the chart-made Secret (password mode).
+*/}}
+{{- define "pgq-worker.kedaTls" -}}
+{{- $t := .Values.autoscaling.keda.tls -}}
+{{- if or $t.caFile $t.certFile $t.keyFile }}true{{ end -}}
+{{- end -}}
+
+{{- define "pgq-worker.kedaConnectionKey" -}}
+{{- $t := .Values.autoscaling.keda.tls -}}
+{{- if include "pgq-worker.kedaTls" . -}}
+{{- if ne (empty $t.certFile) (empty $t.keyFile) -}}
+{{- fail "autoscaling.keda.tls.certFile and keyFile come as a pair" -}}
+{{- end -}}
+{{- if eq (include "pgq-worker.secretSource" .) "existing" -}}
+{{- required "autoscaling.keda.tls with database.existingSecret: set autoscaling.keda.tls.connectionKey, the key of that Secret holding KEDA's whole connection string (with sslrootcert etc. as the KEDA operator sees them)" $t.connectionKey -}}
+{{- else if eq (include "pgq-worker.credentialMode" .) "dsn" -}}
+{{- fail "autoscaling.keda.tls needs database.secret.password (the chart then builds KEDA's connection string); with a whole DSN, use database.existingSecret with autoscaling.keda.tls.connectionKey" -}}
+{{- else -}}
+keda-connection
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A libpq connection string value, quoted. */}}
+{{- define "pgq-worker.conninfoValue" -}}
+'{{ . | toString | replace "\\" "\\\\" | replace "'" "\\'" }}'
+{{- end -}}
+
+{{- define "pgq-worker.kedaConnection" -}}
+{{- $db := include "pgq-worker.databaseSettings" . | fromYaml -}}
+{{- $t := .Values.autoscaling.keda.tls -}}
+{{- $pairs := list
+  (list "host" (index $db "host"))
+  (list "port" (default 5432 (index $db "port")))
+  (list "user" (default "postgres" (index $db "user")))
+  (list "dbname" (default "postgres" (index $db "dbname")))
+  (list "sslmode" (default "prefer" (index $db "sslmode")))
+  (list "sslrootcert" $t.caFile)
+  (list "sslcert" $t.certFile)
+  (list "sslkey" $t.keyFile)
+  (list "password" .Values.database.secret.password) -}}
+{{- $out := list -}}
+{{- range $pairs -}}
+{{- if index . 1 -}}
+{{- $out = append $out (printf "%s=%s" (index . 0) (include "pgq-worker.conninfoValue" (index . 1))) -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $out -}}
+{{- end -}}
+
 {{/* config.database without unset (null) keys. */}}
 {{- define "pgq-worker.databaseSettings" -}}
 {{- $db := dict -}}

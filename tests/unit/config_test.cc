@@ -205,6 +205,23 @@ const std::vector<BadInput> kBadInputs = {
     {"empty_file", "", "bad.yaml: entrypoints: at least one entrypoint is required"},
     {"empty_entrypoint_name", "entrypoints:\n  \"\":\n    handler: {type: noop}\n",
      "bad.yaml:2:3: entrypoints: entrypoint names must not be empty"},
+    {"keepalive_not_whole_seconds", WithEntrypoint("database:\n  keepalives_idle: 1500ms\n"),
+     "bad.yaml:2:20: database.keepalives_idle: must be whole seconds (libpq counts keepalive "
+     "times in seconds); got 1500ms"},
+    {"keepalive_count_zero", WithEntrypoint("database:\n  keepalives_count: 0\n"),
+     "bad.yaml:2:21: database.keepalives_count: must be between 1 and 100; got 0"},
+    {"sql_timeout_over_statement_timeout",
+     "database:\n  statement_timeout: 10s\nentrypoints:\n  audit:\n    handler:\n"
+     "      type: sql\n      statement: SELECT 1\n      timeout: 1m\n",
+     "bad.yaml:8:16: entrypoints.audit.handler.timeout: 1m is longer than "
+     "database.statement_timeout (10s): the server would cancel the statement first; lower "
+     "this timeout or raise database.statement_timeout (0s: no limit)"},
+    {"sql_default_timeout_over_statement_timeout",
+     "database:\n  statement_timeout: 5s\nschedules:\n  nightly:\n    cron: '* * * * *'\n"
+     "    handler: {type: sql, statement: SELECT 1}\n",
+     "bad.yaml:6:14: schedules.nightly.handler.timeout: 30s (the default) is longer than "
+     "database.statement_timeout (5s): the server would cancel the statement first; lower "
+     "this timeout or raise database.statement_timeout (0s: no limit)"},
     {"bad_environment_prefix",
      WithEntrypoint("queue:\n  prefix: app_\n"),
      "bad.yaml: invalid PGQUEUER_PREFIX \"bad-prefix\": must match ^[A-Za-z_][A-Za-z0-9_]*$ (from "
@@ -426,6 +443,38 @@ TEST_F(ConfigFilesTest, ConnectionOmitsUnsetKeysForLibpqFallback) {
   EXPECT_EQ(config.Connection().conninfo(),
             "application_name='pgq-worker' keepalives='1' keepalives_idle='10' "
             "keepalives_interval='5' keepalives_count='3' tcp_user_timeout='30000'");
+}
+
+TEST_F(ConfigFilesTest, ConnectionCarriesTcpSettingsAndTheStatementTimeout) {
+  const WorkerConfig config = ParseConfig(
+      WithEntrypoint("database:\n  keepalives_idle: 1m\n  keepalives_interval: 2s\n"
+                     "  keepalives_count: 6\n  tcp_user_timeout: 1500ms\n"
+                     "  statement_timeout: 45s\n"),
+      "w.yaml", LookupIn({}));
+  EXPECT_EQ(config.Connection().conninfo(),
+            "application_name='pgq-worker' keepalives='1' keepalives_idle='60' "
+            "keepalives_interval='2' keepalives_count='6' tcp_user_timeout='1500' "
+            "options='-c statement_timeout=45000'");
+  // Migrations wait for their locks as long as they need.
+  EXPECT_EQ(config.MigrationConnection().conninfo(),
+            "application_name='pgq-worker' keepalives='1' keepalives_idle='60' "
+            "keepalives_interval='2' keepalives_count='6' tcp_user_timeout='1500'");
+
+  const WorkerConfig off = ParseConfig(WithEntrypoint("database:\n  keepalives: false\n"),
+                                       "w.yaml", LookupIn({}));
+  EXPECT_EQ(off.Connection().conninfo(),
+            "application_name='pgq-worker' keepalives='0' tcp_user_timeout='30000'");
+}
+
+TEST_F(ConfigFilesTest, DsnOptionsComeBeforeTheStatementTimeout) {
+  const std::string dsn = Write("dsn", "host=db options='-c search_path=jobs'\n");
+  const WorkerConfig config = ParseConfig(
+      WithEntrypoint("database:\n  dsn_file: " + dsn + "\n  statement_timeout: 2s\n"), "w.yaml",
+      LookupIn({}));
+  EXPECT_THAT(config.Connection().conninfo(),
+              HasSubstr("options='-c search_path=jobs -c statement_timeout=2000'"));
+  EXPECT_THAT(config.MigrationConnection().conninfo(),
+              HasSubstr("options='-c search_path=jobs'"));
 }
 
 TEST_F(ConfigFilesTest, ConnectionFromDsnFile) {

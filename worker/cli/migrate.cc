@@ -38,7 +38,7 @@ int Migrate(const MigrateOptions& o) {
   settings.widen_id = o.widen_id;
   const Schema schema(settings);
   // The worker's connection settings and secret files: no password on the command line.
-  ConnectionDriver db(config.Connection());
+  ConnectionDriver db(config.MigrationConnection());
   std::cerr << "migrating the pgq schema (" << settings.QueueTable() << "); waiting for any "
             << "other migration of it to finish\n";
   const auto outcome = schema.Migrate(db);

@@ -47,6 +47,16 @@ struct DatabaseConfig {
   std::optional<std::chrono::milliseconds> connect_timeout;
   std::optional<std::string> password_file;  // path; content read on every connect
   std::optional<std::string> dsn_file;       // path; exclusive with the keys above
+  // Dead-peer detection (a blackholed network, a frozen server): TCP
+  // keepalives and the kernel's user timeout. A DSN that sets them wins.
+  bool keepalives = true;
+  std::chrono::seconds keepalives_idle{10};
+  std::chrono::seconds keepalives_interval{5};
+  int keepalives_count = 3;
+  std::chrono::milliseconds tcp_user_timeout{30000};  // 0: the kernel's default
+  // Server-side limit for the worker's statements (sent as the `options`
+  // startup parameter; not for migrations). 0: the server's or role's setting.
+  std::chrono::milliseconds statement_timeout{0};
 };
 
 struct HandlerConfig {
@@ -106,6 +116,9 @@ struct WorkerConfig {
   /// Connection options whose conninfo callback re-reads the secret files on
   /// every new connection (so rotated passwords are picked up).
   ConnectionOptions Connection() const;
+  /// The same without database.statement_timeout: schema changes wait for
+  /// their locks and rewrite tables as long as they need.
+  ConnectionOptions MigrationConnection() const;
   /// The effective configuration as YAML with secrets masked (for the log).
   std::string Masked() const;
 };

@@ -11,6 +11,8 @@
 
 namespace pgq {
 
+struct PruneReport;  // pgq/retention.h
+
 /// Why a pooled connection was closed.
 enum class CloseReason { kMaxLifetime, kBroken, kStateViolation, kShutdown, kIdleCheckFailed };
 std::string_view ToString(CloseReason reason) noexcept;
@@ -43,6 +45,13 @@ class Observer {
                              std::string_view /*outcome*/,
                              std::chrono::duration<double> /*took*/) {}
   virtual void OnDequeue(std::chrono::duration<double> /*took*/) {}
+
+  // Retention (only when RunOptions::retention prunes something).
+  /// A prune run ended; `report.ran` is false when another process held
+  /// the prune lock.
+  virtual void OnPruned(const PruneReport& /*report*/) {}
+  /// A prune run failed (e.g. a batch hit its lock or statement timeout).
+  virtual void OnPruneFailed() {}
 };
 
 }  // namespace pgq

@@ -10,6 +10,8 @@
 //   Housekeeper          housekeeping thread       none: drives the two below
 //   Heartbeats           housekeeping thread       none (one thread)
 //   StatisticsMaintainer Run(), then housekeeping  none (one thread at a time)
+//   Pruner               pruning thread (only when none (one thread)
+//                        retention is on)
 //   ListenerHealth       health thread + driver    mu_: last event, round trip,
 //                        callbacks                 problem, reconnects
 //   RuntimeStore         all                       its own (SqlStore: the driver's)
@@ -34,6 +36,7 @@
 #include "runtime/in_flight_table.h"
 #include "runtime/job_runner.h"
 #include "runtime/listener_health.h"
+#include "runtime/pruner.h"
 #include "runtime/queue_manager_access.h"
 #include "runtime/records.h"
 #include "runtime/runtime_store.h"
@@ -58,6 +61,7 @@ struct QueueManager::Impl {
         statistics(*store, log),
         heartbeats(*store, table, log),
         listener(*store, channel, observer),
+        pruner(*store, *observer, log),
         dispatcher({table, *store, *observer, id, log}) {}
 
   std::unique_ptr<detail::RuntimeStore> store;
@@ -78,6 +82,7 @@ struct QueueManager::Impl {
   detail::StatisticsMaintainer statistics;
   detail::Heartbeats heartbeats;
   detail::ListenerHealth listener;
+  detail::Pruner pruner;
   detail::Dispatcher dispatcher;
 
   void OnNotification(const Notification& n);
@@ -217,6 +222,12 @@ void QueueManager::Run(const RunOptions& options) {
       [&s, interval = options.health_check_interval](std::stop_token t) {
         s.listener.Loop(t, interval, s.running);
       });
+  std::jthread pruning;
+  if (options.retention.enabled() && options.prune_interval.count() > 0) {
+    pruning = std::jthread([&s, &options](std::stop_token t) {
+      s.pruner.Loop(t, options.retention, options.prune_interval);
+    });
+  }
   s.log->info("queue manager {} consuming {} entrypoint(s) on channel {}", s.id, names.size(),
               s.channel);
 
@@ -230,6 +241,10 @@ void QueueManager::Run(const RunOptions& options) {
     s.log->warn("{} jobs still running after the grace period; cancelling them", running);
   }
   for (auto& worker : workers) worker.join();
+  if (pruning.joinable()) {
+    pruning.request_stop();
+    pruning.join();
+  }
   flusher.request_stop();
   s.completions.Interrupt();
   flusher.join();

@@ -14,6 +14,7 @@
 #include "pgq/schema.h"
 #include "pgq/settings.h"
 #include "cli/bench.h"
+#include "cli/prune.h"
 #include "config/config.h"
 #include "run.h"
 #include <csignal>
@@ -312,6 +313,11 @@ int Main(int argc, char** argv) {
       return worker::RunWorker(config);
     };
   });
+
+  // prune
+  AddPruneCommand(app, action,
+                  {[&g] { return ConnectionOptions::FromDsn(DsnFrom(g)); },
+                   [&g] { return SettingsFrom(g); }});
 
   // bench
   auto* bench = app.add_subcommand("bench", "measure throughput, drain rate or latency (see docs/benchmarks.md)");

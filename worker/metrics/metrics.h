@@ -12,6 +12,7 @@
 #include "pgq/observer.h"
 #include "pgq/pool.h"
 #include "pgq/queries.h"
+#include "pgq/retention.h"
 
 namespace prometheus {
 class Registry;
@@ -54,6 +55,8 @@ class Metrics final : public Observer {
   void OnJobFinished(std::string_view entrypoint, std::string_view outcome,
                      std::chrono::duration<double> took) override;
   void OnDequeue(std::chrono::duration<double> took) override;
+  void OnPruned(const PruneReport& report) override;
+  void OnPruneFailed() override;
 
   // Sampled by the worker.
   void SetPool(const PoolStats& stats);
@@ -61,6 +64,7 @@ class Metrics final : public Observer {
   void SetListenerAge(double seconds);
   void SetQueueDepth(const std::vector<QueueCount>& counts);
   void SetQueueLag(const std::map<std::string, double>& lag_seconds);
+  void SetTableSizes(const std::vector<TableSize>& sizes, std::int64_t unaggregated_log_rows);
 
   struct Impl;
 

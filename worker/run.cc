@@ -21,11 +21,8 @@
 #include "pgq/pgqueuer.h"
 #include "pgq/retention.h"
 #include "pgq/schema.h"
+#include "pgq/version.h"
 #include "util/sleep.h"
-
-#ifndef PGQ_VERSION
-#define PGQ_VERSION "0.0.0"
-#endif
 
 namespace pgq::worker {
 
@@ -62,7 +59,7 @@ struct Readiness {
 class Worker {
  public:
   explicit Worker(const WorkerConfig& config)
-      : config_(config), metrics_(std::make_shared<Metrics>(PGQ_VERSION)) {}
+      : config_(config), metrics_(std::make_shared<Metrics>(std::string(Version()))) {}
 
   int Run();
 
@@ -277,7 +274,7 @@ bool Worker::OpenPool(const std::stop_token& stop) {
 }
 
 int Worker::Run() {
-  spdlog::info("pgq {} starting; configuration from {}:\n{}", PGQ_VERSION, config_.file,
+  spdlog::info("pgq {} starting; configuration from {}:\n{}", Version(), config_.file,
                config_.Masked());
 
   // Signals go to a dedicated thread (handlers in normal context). The first

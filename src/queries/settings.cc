@@ -9,9 +9,12 @@
 
 #include "pgq/error.h"
 #include "queries/enum_names.h"
+#include "util/ascii.h"
 
 namespace pgq {
 namespace {
+
+using detail::AsciiLower;
 
 constexpr std::string_view kIdentifierPattern = "^[A-Za-z_][A-Za-z0-9_]*$";
 
@@ -72,16 +75,6 @@ constexpr NameField kNameFields[] = {
 
 std::string MustMatchReason() {
   return "must match " + std::string(kIdentifierPattern);
-}
-
-char AsciiLower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string AsciiLower(std::string_view text) {
-  std::string lowered(text);
-  for (char& c : lowered) c = AsciiLower(c);
-  return lowered;
 }
 
 bool HasUpper(std::string_view text) noexcept {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 
 #include "pg_fixture.h"
+#include "pgq/version.h"
 
 namespace pgq {
 namespace {
@@ -80,6 +81,13 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   auto level = RunCommand(std::string(PGQ_BINARY) + " sql durability forever");
   EXPECT_EQ(level.exit_code, 2);
   EXPECT_THAT(level.output, HasSubstr("volatile"));
+}
+
+TEST_F(CliTest, VersionPrintsTheLibraryVersion) {
+  // No subcommand needed, no connection made.
+  auto version = RunCommand(std::string(PGQ_BINARY) + " --version");
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.output, std::string(Version()) + "\n");
 }
 
 }  // namespace

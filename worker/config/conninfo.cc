@@ -1,7 +1,5 @@
 #include "config/conninfo.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -9,6 +7,7 @@
 #include <string_view>
 
 #include "config/secret_files.h"
+#include "driver/conninfo.h"
 #include "pgq/error.h"
 #include "util/text.h"
 
@@ -17,17 +16,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// `key='value'` with libpq's quoting (backslash before ' and \).
-void AppendConninfo(std::string& out, std::string_view key, std::string_view value) {
-  if (!out.empty()) out += ' ';
-  out += key;
-  out += "='";
-  for (char c : value) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  out += '\'';
-}
+using detail::AppendConninfo;
 
 std::string ConnectTimeoutSeconds(milliseconds timeout) {
   const auto seconds = std::max<std::int64_t>(1, (timeout.count() + 999) / 1000);
@@ -47,24 +36,11 @@ std::string ReadSecretForConnect(std::string_view key, const std::string& path) 
 
 }  // namespace
 
-std::optional<std::vector<std::pair<std::string, std::string>>> ParseDsn(const std::string& dsn) {
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
-  if (error != nullptr) PQfreemem(error);
-  if (options == nullptr) return std::nullopt;
-  std::vector<std::pair<std::string, std::string>> set;
-  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (o->val != nullptr) set.emplace_back(o->keyword, o->val);
-  }
-  PQconninfoFree(options);
-  return set;
-}
-
 std::string BuildConninfo(const DatabaseConfig& db) {
   std::string out;
   if (db.dsn_file) {
     const std::string dsn = TrimTrailingSpace(ReadSecretForConnect("dsn_file", *db.dsn_file));
-    auto options = ParseDsn(dsn);
+    auto options = detail::ParseConninfo(dsn);
     if (!options) {
       throw ConnectionError("database.dsn_file: " + *db.dsn_file +
                             ": not a valid libpq connection string or URI");

@@ -14,14 +14,6 @@ std::string TrimTrailingSpace(std::string text) {
 
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
-std::string AsciiLower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string ValidUtf8(std::string_view text) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   std::string out;

@@ -1,6 +1,6 @@
 #pragma once
 // Small text helpers shared by the worker's parts (config, handlers, cli).
-// Kept here once; the lead dedupes them against src/ later.
+// One copy each; src/ has none of these (AsciiLower lives in src/util/ascii.h).
 
 #include <string>
 #include <string_view>
@@ -12,9 +12,6 @@ std::string TrimTrailingSpace(std::string text);
 
 /// strerror-like text for an errno value (thread-safe).
 std::string ErrnoText(int error);
-
-/// `text` with A-Z lowered (no locale).
-std::string AsciiLower(std::string_view text);
 
 /// `text` with invalid UTF-8 replaced by U+FFFD (tracebacks are JSON, and a
 /// cut tail or a binary stream must not make them unencodable).

@@ -1,0 +1,35 @@
+#include "cli/run_command.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "run.h"
+
+namespace pgq::cli {
+
+void RunCommand::Register(CLI::App& app) {
+  auto* run = app.add_subcommand("run", "run a worker from a YAML configuration file");
+  run->add_option("-c,--config", config_path_, "worker configuration (YAML)")->required();
+  run->callback([this] {
+    action_ = [this] {
+      auto env = [](const char* name) -> std::optional<std::string> {
+        if (const char* value = std::getenv(name)) return std::string(value);
+        return std::nullopt;
+      };
+      worker::WorkerConfig config;
+      try {
+        config = worker::LoadConfig(config_path_, env);
+      } catch (const worker::ConfigError& e) {
+        std::cerr << "pgq: configuration error: " << e.what() << "\n";
+        return kExitUsage;
+      }
+      worker::SetupLogging(config.logging);
+      return worker::RunWorker(config);
+    };
+  });
+}
+
+}  // namespace pgq::cli

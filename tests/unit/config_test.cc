@@ -105,7 +105,7 @@ const std::vector<BadInput> kBadInputs = {
      "30s, 5m; got \"5 minutes\""},
     {"plain_number_duration", WithEntrypoint("queue:\n  dequeue_timeout: 30\n"),
      "bad.yaml:2:20: queue.dequeue_timeout: expected a duration like 500ms, 30s, 5m; got \"30\" "
-     "(a unit is required: ms, s, m or h)"},
+     "(a unit is required: ms, s, m, h or d)"},
     {"zero_duration", WithEntrypoint("pool:\n  acquire_timeout: 0s\n"),
      "bad.yaml:2:20: pool.acquire_timeout: must be greater than 0s"},
     {"zero_connect_timeout", WithEntrypoint("database:\n  connect_timeout: 0ms\n"),
@@ -686,6 +686,8 @@ TEST(ParseDurationTest, AcceptsUnitsAndDecimals) {
   EXPECT_EQ(ParseDuration("1.50s"), milliseconds(1500));
   EXPECT_EQ(ParseDuration("0s"), milliseconds(0));
   EXPECT_EQ(ParseDuration("0ms"), milliseconds(0));
+  EXPECT_EQ(ParseDuration("7d"), std::chrono::hours(7 * 24));
+  EXPECT_EQ(ParseDuration("0.5d"), std::chrono::hours(12));
 }
 
 TEST(ParseDurationTest, RejectsAmbiguousOrMalformedText) {
@@ -700,12 +702,12 @@ TEST(ParseDurationTest, RejectsAmbiguousOrMalformedText) {
   EXPECT_EQ(message("5 minutes"), "expected a duration like 500ms, 30s, 5m; got \"5 minutes\"");
   EXPECT_EQ(
       message("30"),
-      "expected a duration like 500ms, 30s, 5m; got \"30\" (a unit is required: ms, s, m or h)");
+      "expected a duration like 500ms, 30s, 5m; got \"30\" (a unit is required: ms, s, m, h or d)");
   EXPECT_EQ(message("1.5ms"),
             "expected a duration like 500ms, 30s, 5m; got \"1.5ms\" (finer than a millisecond)");
   EXPECT_EQ(message("99999999999999999999h"),
             "expected a duration like 500ms, 30s, 5m; got \"99999999999999999999h\" (too large)");
-  for (const char* bad : {"", "s", "-1s", "+1s", "1.s", ".5s", " 5s", "5s ", "5S", "1d", "1e3s",
+  for (const char* bad : {"", "s", "-1s", "+1s", "1.s", ".5s", " 5s", "5s ", "5S", "1D", "1e3s",
                           "1m30s", "inf", "0x10s"}) {
     EXPECT_THROW(ParseDuration(bad), std::invalid_argument) << bad;
   }

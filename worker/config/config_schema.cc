@@ -32,6 +32,7 @@ using schema::kPool;
 using schema::kQueue;
 using schema::kRetry;
 using schema::kSchedule;
+using schema::kRetention;
 using schema::kShutdown;
 
 // `name: {section}` entries, in document order; `what` names them in errors.
@@ -111,6 +112,7 @@ const Section<Document, WorkerConfig> kTop{{
        o << YAML::Key << std::string(k) << YAML::Value;
        EmitSection(o, kShutdown, c);
      }},
+    Nested<&kRetention, &WorkerConfig::run>("retention"),
 }};
 
 // PGQUEUER_* from the environment first (with PgQueuer's legacy names), the
@@ -202,6 +204,7 @@ std::vector<std::string> SchemaKeyPaths() {
   AddPaths(out, "http", kHttp);
   AddPaths(out, "logging", kLogging);
   AddPaths(out, "shutdown", kShutdown);
+  AddPaths(out, "retention", kRetention);
   return out;
 }
 

@@ -28,6 +28,10 @@ int SocketOption(int fd, int level, int name) {
   return value;
 }
 
+std::string Show(pqxx::nontransaction& tx, const char* query) {
+  return tx.exec1(query)[0].as<std::string>();
+}
+
 class ConnectionSettingsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -74,7 +78,7 @@ TEST_F(ConnectionSettingsTest, StatementTimeoutCancelsTheWorkersStatements) {
   const WorkerConfig config = Load("  statement_timeout: 300ms\n");
   pqxx::connection connection(config.Connection().conninfo());
   pqxx::nontransaction tx(connection);
-  EXPECT_EQ(tx.query_value<std::string>("SHOW statement_timeout"), "300ms");
+  EXPECT_EQ(Show(tx, "SHOW statement_timeout"), "300ms");
   try {
     tx.exec("SELECT pg_sleep(5)");
     FAIL() << "expected the server to cancel the statement";
@@ -90,15 +94,15 @@ TEST_F(ConnectionSettingsTest, DsnOptionsAreKeptNextToTheStatementTimeout) {
   const WorkerConfig config = Load("  statement_timeout: 2s\n");
   pqxx::connection connection(config.Connection().conninfo());
   pqxx::nontransaction tx(connection);
-  EXPECT_EQ(tx.query_value<std::string>("SHOW lock_timeout"), "250ms");
-  EXPECT_EQ(tx.query_value<std::string>("SHOW statement_timeout"), "2s");
+  EXPECT_EQ(Show(tx, "SHOW lock_timeout"), "250ms");
+  EXPECT_EQ(Show(tx, "SHOW statement_timeout"), "2s");
 }
 
 TEST_F(ConnectionSettingsTest, MigrationsRunWithoutTheStatementTimeout) {
   const WorkerConfig config = Load("  statement_timeout: 300ms\n");
   pqxx::connection connection(config.MigrationConnection().conninfo());
   pqxx::nontransaction tx(connection);
-  EXPECT_EQ(tx.query_value<std::string>("SHOW statement_timeout"), "0");
+  EXPECT_EQ(Show(tx, "SHOW statement_timeout"), "0");
 }
 
 }  // namespace

@@ -218,7 +218,7 @@ const std::vector<BadInput> kBadInputs = {
      "this timeout or raise database.statement_timeout (0s: no limit)"},
     {"sql_default_timeout_over_statement_timeout",
      "database:\n  statement_timeout: 5s\nschedules:\n  nightly:\n    cron: '* * * * *'\n"
-     "    handler: {type: sql, statement: SELECT 1}\n",
+     "    handler: {type: sql, statement: SELECT 1}\n" + std::string(kEntrypoint),
      "bad.yaml:6:14: schedules.nightly.handler.timeout: 30s (the default) is longer than "
      "database.statement_timeout (5s): the server would cancel the statement first; lower "
      "this timeout or raise database.statement_timeout (0s: no limit)"},

@@ -21,6 +21,7 @@
 #include "pgq/error.h"
 #include "pgq/pgqueuer.h"
 #include "pgq/pool.h"
+#include "pgq/retention.h"
 #include "pgq/schema.h"
 #include "pgq/version.h"
 #include "run_readiness.h"
@@ -30,6 +31,10 @@ namespace pgq::worker {
 
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
+
+// Counting unaggregated log rows walks a partial index; past this many the
+// exact number does not matter (aggregation is far behind).
+constexpr std::int64_t kUnaggregatedCap = 1'000'000;
 
 namespace {
 
@@ -240,6 +245,7 @@ Readiness Worker::CheckReadiness() {
 
 void Worker::Sample(const std::stop_token& token) {
   auto next_depth = SteadyClock::now();
+  auto next_sizes = SteadyClock::now();
   while (!token.stop_requested()) {
     if (started_) {
       metrics_->SetPool(pool_->Stats());
@@ -258,6 +264,18 @@ void Worker::Sample(const std::stop_token& token) {
           metrics_->SetQueueLag(lag);
         } catch (const std::exception& e) {
           spdlog::warn("sampling queue metrics failed: {}", e.what());
+        }
+      }
+      if (now >= next_sizes) {
+        // Table sizes: catalog lookups, plus a count over the log's partial
+        // index of unaggregated rows (capped), once a minute.
+        next_sizes = now + 60s;
+        try {
+          RetentionQueries retention(queuer_->driver(), config_.settings);
+          metrics_->SetTableSizes(retention.TableSizes(),
+                                  retention.UnaggregatedLogRows(kUnaggregatedCap));
+        } catch (const std::exception& e) {
+          spdlog::warn("sampling table sizes failed: {}", e.what());
         }
       }
     }

@@ -11,6 +11,8 @@
 
 namespace pgq {
 
+struct PruneReport;  // pgq/retention.h
+
 /// Why a pooled connection was closed.
 enum class CloseReason { kMaxLifetime, kBroken, kStateViolation, kShutdown, kIdleCheckFailed };
 std::string_view ToString(CloseReason reason) noexcept;
@@ -65,6 +67,12 @@ class Observer {
 
   /// A job's failure/retry/rescue log line was dropped by the rate limit.
   virtual void OnJobLogSuppressed() {}
+  // Retention (only when RunOptions::retention prunes something).
+  /// A prune run ended; `report.ran` is false when another process held
+  /// the prune lock.
+  virtual void OnPruned(const PruneReport& /*report*/) {}
+  /// A prune run failed (e.g. a batch hit its lock or statement timeout).
+  virtual void OnPruneFailed() {}
 };
 
 }  // namespace pgq

@@ -20,6 +20,7 @@
 #include "pgq/driver.h"
 #include "pgq/observer.h"
 #include "pgq/queries.h"
+#include "pgq/retention.h"
 #include "pgq/settings.h"
 
 namespace pgq {
@@ -141,6 +142,13 @@ struct RunOptions {
   /// at the last ANALYZE) rows since then, the worker runs ANALYZE on it
   /// (once per fleet); see docs/runtime.md.
   std::chrono::milliseconds statistics_check_interval{5000};
+  /// What this worker prunes from the log and statistics tables (nothing by
+  /// default). Needs log aggregation somewhere in the fleet: only aggregated
+  /// log rows are pruned. See docs/operations.md.
+  RetentionPolicy retention;
+  /// How often this worker tries a prune run when `retention` prunes
+  /// something (0 = never); the fleet prunes one worker at a time.
+  std::chrono::milliseconds prune_interval{60000};
 };
 
 /// Worker health for readiness probes and metrics.

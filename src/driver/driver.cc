@@ -203,8 +203,11 @@ std::int64_t SyncDriver::Execute(std::string_view sql, const Params& params) {
 
 namespace {
 
+// Without parameters the simple protocol, as on pgq's own connections
+// (session.cc): a string of several statements runs as one.
 pqxx::result RunInTransaction(pqxx::transaction_base& tx, std::string_view sql,
                               const Params& params) {
+  if (params.empty()) return tx.exec(std::string(sql));
   const auto pointers = detail::ParamPointers(params);
   return tx.exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(pointers));
 }

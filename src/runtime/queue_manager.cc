@@ -10,6 +10,8 @@
 //   Housekeeper          housekeeping thread       none: drives the two below
 //   Heartbeats           housekeeping thread       none (one thread)
 //   StatisticsMaintainer Run(), then housekeeping  none (one thread at a time)
+//   Pruner               pruning thread (only when none (one thread)
+//                        retention is on)
 //   ListenerHealth       health thread + driver    mu_: last event, round trip,
 //                        callbacks                 problem, reconnects
 //   JobEventLog          handlers + Run()          mu_: rate limit bucket
@@ -35,6 +37,7 @@
 #include "runtime/in_flight_table.h"
 #include "runtime/job_runner.h"
 #include "runtime/listener_health.h"
+#include "runtime/pruner.h"
 #include "runtime/queue_manager_access.h"
 #include "runtime/records.h"
 #include "runtime/runtime_store.h"
@@ -60,6 +63,7 @@ struct QueueManager::Impl {
         heartbeats(*store, table, log),
         listener(*store, channel, observer, [this] { table.Wake(); }),
         events(log, *observer),
+        pruner(*store, *observer, log),
         dispatcher({table, *store, *observer, id, log, events}) {}
 
   std::unique_ptr<detail::RuntimeStore> store;
@@ -81,6 +85,7 @@ struct QueueManager::Impl {
   detail::Heartbeats heartbeats;
   detail::ListenerHealth listener;
   detail::JobEventLog events;
+  detail::Pruner pruner;
   detail::Dispatcher dispatcher;
 
   void OnNotification(const Notification& n);
@@ -233,6 +238,12 @@ void QueueManager::Run(const RunOptions& options) {
           std::stop_token t) {
         s.listener.Loop(t, timing, s.running);
       });
+  std::jthread pruning;
+  if (options.retention.enabled() && options.prune_interval.count() > 0) {
+    pruning = std::jthread([&s, &options](std::stop_token t) {
+      s.pruner.Loop(t, options.retention, options.prune_interval);
+    });
+  }
   s.log->info("queue manager {} consuming {} entrypoint(s) on channel {}", s.id, names.size(),
               s.channel);
 
@@ -246,6 +257,10 @@ void QueueManager::Run(const RunOptions& options) {
     s.log->warn("{} jobs still running after the grace period; cancelling them", running);
   }
   for (auto& worker : workers) worker.join();
+  if (pruning.joinable()) {
+    pruning.request_stop();
+    pruning.join();
+  }
   flusher.request_stop();
   s.completions.Interrupt();
   flusher.join();

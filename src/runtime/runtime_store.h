@@ -14,6 +14,7 @@
 
 #include "pgq/driver.h"
 #include "pgq/queries.h"
+#include "pgq/retention.h"
 #include "pgq/settings.h"
 
 namespace pgq::detail {
@@ -37,6 +38,8 @@ class RuntimeStore {
   virtual Queries::StatisticsState QueueStatistics() = 0;
   virtual void AnalyzeQueue(std::int64_t min_changes) = 0;
   virtual bool AggregateLogs() = 0;
+  /// One prune run, as in RetentionQueries.
+  virtual PruneReport Prune(const RetentionPolicy& policy) = 0;
 
   // Notifications, as in Driver.
   virtual void Notify(std::string_view channel, std::string_view payload) = 0;
@@ -65,6 +68,7 @@ class SqlStore final : public RuntimeStore {
   Queries::StatisticsState QueueStatistics() override;
   void AnalyzeQueue(std::int64_t min_changes) override;
   bool AggregateLogs() override;
+  PruneReport Prune(const RetentionPolicy& policy) override;
   void Notify(std::string_view channel, std::string_view payload) override;
   std::unique_ptr<Subscription> Listen(std::string_view channel, NotificationCallback callback,
                                        ReconnectCallback on_reconnect) override;
@@ -75,6 +79,7 @@ class SqlStore final : public RuntimeStore {
   Driver& driver_;
   DBSettings settings_;
   Queries queries_;
+  RetentionQueries retention_;
 };
 
 }  // namespace pgq::detail

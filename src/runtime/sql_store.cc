@@ -5,7 +5,10 @@
 namespace pgq::detail {
 
 SqlStore::SqlStore(Driver& driver, DBSettings settings)
-    : driver_(driver), settings_(std::move(settings)), queries_(driver_, settings_) {}
+    : driver_(driver),
+      settings_(std::move(settings)),
+      queries_(driver_, settings_),
+      retention_(driver_, settings_) {}
 
 std::vector<std::string> SqlStore::SchemaProblems() {
   auto report = Schema(settings_).VerifyForWorker(driver_);
@@ -41,6 +44,8 @@ Queries::StatisticsState SqlStore::QueueStatistics() { return queries_.QueueStat
 void SqlStore::AnalyzeQueue(std::int64_t min_changes) { queries_.AnalyzeQueue(min_changes); }
 
 bool SqlStore::AggregateLogs() { return queries_.AggregateLogs(); }
+
+PruneReport SqlStore::Prune(const RetentionPolicy& policy) { return retention_.Prune(policy); }
 
 void SqlStore::Notify(std::string_view channel, std::string_view payload) {
   driver_.Notify(channel, payload);

@@ -505,6 +505,14 @@ async function validateSet(file) {
   for (const job of byKind("Job").filter((j) => j.spec?.template?.spec?.containers?.[0]?.name === "migrate")) {
     checkMigrationJob(set, job, objs, workerDeployments);
   }
+  // A CronJob that reads the workers' ConfigMap (pgq prune) mounts the files it names.
+  for (const cron of byKind("CronJob")) {
+    const spec = cron.spec?.jobTemplate?.spec?.template?.spec;
+    const c = spec?.containers?.[0];
+    const cmName = spec?.volumes?.find((v) => v.name === "config")?.configMap?.name;
+    const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === cmName);
+    if (c && cm) checkFilesMounted(`${set}: ${describe(cron)}`, cm.data?.["config.yaml"], c);
+  }
   for (const d of workerDeployments) {
     const where = `${set}: ${describe(d)}`;
     const c = d.spec.template.spec.containers[0];

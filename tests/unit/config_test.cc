@@ -105,7 +105,7 @@ const std::vector<BadInput> kBadInputs = {
      "30s, 5m; got \"5 minutes\""},
     {"plain_number_duration", WithEntrypoint("queue:\n  dequeue_timeout: 30\n"),
      "bad.yaml:2:20: queue.dequeue_timeout: expected a duration like 500ms, 30s, 5m; got \"30\" "
-     "(a unit is required: ms, s, m or h)"},
+     "(a unit is required: ms, s, m, h or d)"},
     {"zero_duration", WithEntrypoint("pool:\n  acquire_timeout: 0s\n"),
      "bad.yaml:2:20: pool.acquire_timeout: must be greater than 0s"},
     {"zero_connect_timeout", WithEntrypoint("database:\n  connect_timeout: 0ms\n"),
@@ -205,6 +205,23 @@ const std::vector<BadInput> kBadInputs = {
     {"empty_file", "", "bad.yaml: entrypoints: at least one entrypoint is required"},
     {"empty_entrypoint_name", "entrypoints:\n  \"\":\n    handler: {type: noop}\n",
      "bad.yaml:2:3: entrypoints: entrypoint names must not be empty"},
+    {"keepalive_not_whole_seconds", WithEntrypoint("database:\n  keepalives_idle: 1500ms\n"),
+     "bad.yaml:2:20: database.keepalives_idle: must be whole seconds (libpq counts keepalive "
+     "times in seconds); got 1500ms"},
+    {"keepalive_count_zero", WithEntrypoint("database:\n  keepalives_count: 0\n"),
+     "bad.yaml:2:21: database.keepalives_count: must be between 1 and 100; got 0"},
+    {"sql_timeout_over_statement_timeout",
+     "database:\n  statement_timeout: 10s\nentrypoints:\n  audit:\n    handler:\n"
+     "      type: sql\n      statement: SELECT 1\n      timeout: 1m\n",
+     "bad.yaml:8:16: entrypoints.audit.handler.timeout: 1m is longer than "
+     "database.statement_timeout (10s): the server would cancel the statement first; lower "
+     "this timeout or raise database.statement_timeout (0s: no limit)"},
+    {"sql_default_timeout_over_statement_timeout",
+     "database:\n  statement_timeout: 5s\nschedules:\n  nightly:\n    cron: '* * * * *'\n"
+     "    handler: {type: sql, statement: SELECT 1}\n" + std::string(kEntrypoint),
+     "bad.yaml:6:14: schedules.nightly.handler.timeout: 30s (the default) is longer than "
+     "database.statement_timeout (5s): the server would cancel the statement first; lower "
+     "this timeout or raise database.statement_timeout (0s: no limit)"},
     {"bad_environment_prefix",
      WithEntrypoint("queue:\n  prefix: app_\n"),
      "bad.yaml: invalid PGQUEUER_PREFIX \"bad-prefix\": must match ^[A-Za-z_][A-Za-z0-9_]*$ (from "
@@ -476,6 +493,38 @@ TEST_F(ConfigFilesTest, ConnectionOmitsUnsetKeysForLibpqFallback) {
             "keepalives_interval='5' keepalives_count='3' tcp_user_timeout='30000'");
 }
 
+TEST_F(ConfigFilesTest, ConnectionCarriesTcpSettingsAndTheStatementTimeout) {
+  const WorkerConfig config = ParseConfig(
+      WithEntrypoint("database:\n  keepalives_idle: 1m\n  keepalives_interval: 2s\n"
+                     "  keepalives_count: 6\n  tcp_user_timeout: 1500ms\n"
+                     "  statement_timeout: 45s\n"),
+      "w.yaml", LookupIn({}));
+  EXPECT_EQ(config.Connection().conninfo(),
+            "application_name='pgq-worker' keepalives='1' keepalives_idle='60' "
+            "keepalives_interval='2' keepalives_count='6' tcp_user_timeout='1500' "
+            "options='-c statement_timeout=45000'");
+  // Migrations wait for their locks as long as they need.
+  EXPECT_EQ(config.MigrationConnection().conninfo(),
+            "application_name='pgq-worker' keepalives='1' keepalives_idle='60' "
+            "keepalives_interval='2' keepalives_count='6' tcp_user_timeout='1500'");
+
+  const WorkerConfig off = ParseConfig(WithEntrypoint("database:\n  keepalives: false\n"),
+                                       "w.yaml", LookupIn({}));
+  EXPECT_EQ(off.Connection().conninfo(),
+            "application_name='pgq-worker' keepalives='0' tcp_user_timeout='30000'");
+}
+
+TEST_F(ConfigFilesTest, DsnOptionsComeBeforeTheStatementTimeout) {
+  const std::string dsn = Write("dsn", "host=db options='-c search_path=jobs'\n");
+  const WorkerConfig config = ParseConfig(
+      WithEntrypoint("database:\n  dsn_file: " + dsn + "\n  statement_timeout: 2s\n"), "w.yaml",
+      LookupIn({}));
+  EXPECT_THAT(config.Connection().conninfo(),
+              HasSubstr("options='-c search_path=jobs -c statement_timeout=2000'"));
+  EXPECT_THAT(config.MigrationConnection().conninfo(),
+              HasSubstr("options='-c search_path=jobs'"));
+}
+
 TEST_F(ConfigFilesTest, ConnectionFromDsnFile) {
   const std::string dsn = Write("dsn", "postgresql://app:p%40ss@db:5433/jobs?sslmode=require\n");
   const WorkerConfig config = ParseConfig(
@@ -685,6 +734,8 @@ TEST(ParseDurationTest, AcceptsUnitsAndDecimals) {
   EXPECT_EQ(ParseDuration("1.50s"), milliseconds(1500));
   EXPECT_EQ(ParseDuration("0s"), milliseconds(0));
   EXPECT_EQ(ParseDuration("0ms"), milliseconds(0));
+  EXPECT_EQ(ParseDuration("7d"), std::chrono::hours(7 * 24));
+  EXPECT_EQ(ParseDuration("0.5d"), std::chrono::hours(12));
 }
 
 TEST(ParseDurationTest, RejectsAmbiguousOrMalformedText) {
@@ -699,12 +750,12 @@ TEST(ParseDurationTest, RejectsAmbiguousOrMalformedText) {
   EXPECT_EQ(message("5 minutes"), "expected a duration like 500ms, 30s, 5m; got \"5 minutes\"");
   EXPECT_EQ(
       message("30"),
-      "expected a duration like 500ms, 30s, 5m; got \"30\" (a unit is required: ms, s, m or h)");
+      "expected a duration like 500ms, 30s, 5m; got \"30\" (a unit is required: ms, s, m, h or d)");
   EXPECT_EQ(message("1.5ms"),
             "expected a duration like 500ms, 30s, 5m; got \"1.5ms\" (finer than a millisecond)");
   EXPECT_EQ(message("99999999999999999999h"),
             "expected a duration like 500ms, 30s, 5m; got \"99999999999999999999h\" (too large)");
-  for (const char* bad : {"", "s", "-1s", "+1s", "1.s", ".5s", " 5s", "5s ", "5S", "1d", "1e3s",
+  for (const char* bad : {"", "s", "-1s", "+1s", "1.s", ".5s", " 5s", "5s ", "5S", "1D", "1e3s",
                           "1m30s", "inf", "0x10s"}) {
     EXPECT_THROW(ParseDuration(bad), std::invalid_argument) << bad;
   }

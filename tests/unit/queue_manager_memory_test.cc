@@ -175,5 +175,24 @@ TEST_F(MemoryRuntimeTest, QueriesRefuseSqlOnTheMemoryStore) {
               ::testing::HasSubstr("in-memory"));
 }
 
+TEST_F(MemoryRuntimeTest, PrunesEveryIntervalOnlyWhenRetentionIsOn) {
+  manager_->Entrypoint("work", [](JobContext&) {});
+  RunOptions options;
+  options.dequeue_timeout = 50ms;
+  options.prune_interval = 20ms;
+  // Off (no age set): the interval alone starts nothing.
+  auto off = Start(options);
+  ASSERT_TRUE(Eventually([&] { return store_->probes() >= 3; }));
+  manager_->Stop();
+  ASSERT_TRUE(Finishes(off));
+  EXPECT_EQ(store_->prune_runs(), 0);
+
+  options.retention.log_older_than = 7 * 24h;
+  auto on = Start(options);
+  ASSERT_TRUE(Eventually([&] { return store_->prune_runs() >= 3; }));
+  manager_->Stop();
+  ASSERT_TRUE(Finishes(on));
+}
+
 }  // namespace
 }  // namespace pgq::testing_util

@@ -10,6 +10,7 @@
 #include "cli/global_options.h"
 #include "cli/job_commands.h"
 #include "cli/migrate.h"
+#include "cli/prune_command.h"
 #include "cli/run_command.h"
 #include "cli/schema_commands.h"
 #include "pgq/error.h"
@@ -30,6 +31,7 @@ int Main(int argc, char** argv) {
   JobCommands jobs(globals, action);
   RunCommand run(action);
   BenchCommand bench(globals, action);
+  PruneCommand prune(globals, action);
   // The order of `pgq --help`.
   schema.Register(app);
   AddMigrateCommand(app, action);
@@ -37,6 +39,7 @@ int Main(int argc, char** argv) {
   run.Register(app);
   bench.Register(app);
   jobs.RegisterInspection(app);
+  prune.Register(app);
 
   try {
     app.parse(argc, argv);

@@ -38,9 +38,7 @@ int Migrate(const MigrateOptions& o) {
   settings.widen_id = o.widen_id;
   const Schema schema(settings);
   // The worker's connection settings and secret files: no password on the command line.
-  // The advisory lock is session state, which a transaction-mode PgBouncer does not keep:
-  // with database.listener (the endpoint that keeps sessions) the migration connects there.
-  ConnectionDriver db(config.ListenerConnection().value_or(config.Connection()));
+  ConnectionDriver db(config.MigrationConnection());
   std::cerr << "migrating the pgq schema (" << settings.QueueTable() << "); waiting for any "
             << "other migration of it to finish\n";
   const auto outcome = schema.Migrate(db);

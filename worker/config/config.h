@@ -57,6 +57,16 @@ struct DatabaseConfig : DatabaseEndpoint {
   std::string application_name = "pgq-worker";
   std::optional<std::chrono::milliseconds> connect_timeout;
   std::optional<std::string> dsn_file;  // path; exclusive with host/port/dbname/user/password_file
+  // Dead-peer detection (a blackholed network, a frozen server): TCP
+  // keepalives and the kernel's user timeout. A DSN that sets them wins.
+  bool keepalives = true;
+  std::chrono::seconds keepalives_idle{10};
+  std::chrono::seconds keepalives_interval{5};
+  int keepalives_count = 3;
+  std::chrono::milliseconds tcp_user_timeout{30000};  // 0: the kernel's default
+  // Server-side limit for the worker's statements (sent as the `options`
+  // startup parameter; not for migrations). 0: the server's or role's setting.
+  std::chrono::milliseconds statement_timeout{0};
   /// Named prepared statements on pooled connections; false behind a
   /// transaction-mode PgBouncer without prepared-statement support (< 1.21).
   bool prepared_statements = true;
@@ -124,6 +134,10 @@ struct WorkerConfig {
   ConnectionOptions Connection() const;
   /// Options for the LISTEN connection when `database.listener` is set.
   std::optional<ConnectionOptions> ListenerConnection() const;
+  /// Without database.statement_timeout (schema changes wait for their locks
+  /// and rewrite tables as long as they need), and on database.listener when
+  /// set (the migration's advisory lock needs a session).
+  ConnectionOptions MigrationConnection() const;
   /// The effective configuration as YAML with secrets masked (for the log).
   std::string Masked() const;
 };

@@ -33,6 +33,7 @@ using schema::kPool;
 using schema::kQueue;
 using schema::kRetry;
 using schema::kSchedule;
+using schema::kRetention;
 using schema::kShutdown;
 
 // `name: {section}` entries, in document order; `what` names them in errors.
@@ -112,6 +113,7 @@ const Section<Document, WorkerConfig> kTop{{
        o << YAML::Key << std::string(k) << YAML::Value;
        EmitSection(o, kShutdown, c);
      }},
+    Nested<&kRetention, &WorkerConfig::run>("retention"),
 }};
 
 // PGQUEUER_* from the environment first (with PgQueuer's legacy names), the
@@ -145,6 +147,28 @@ void AddPaths(std::vector<std::string>& out, const std::string& prefix,
   for (const auto& key : section.keys) out.push_back(JoinPath(prefix, key.name));
 }
 
+// A statement timeout on the pool's connections also bounds the statements
+// of sql handlers: each handler's own timeout must fit under it, or the
+// server would cancel the statement first (with a less helpful error).
+void CheckSqlTimeouts(const Parser& p, const YAML::Node& document, const WorkerConfig& config) {
+  const auto limit = config.database.statement_timeout;
+  if (limit.count() <= 0) return;
+  const auto check = [&](std::string_view section, const std::string& name,
+                         const HandlerConfig& handler) {
+    if (handler.type != HandlerConfig::Type::kSql || handler.timeout <= limit) return;
+    const YAML::Node node = document[std::string(section)][name]["handler"];
+    const YAML::Node timeout = node["timeout"];
+    const std::string path = std::string(section) + "." + name + ".handler.timeout";
+    p.Fail(timeout ? timeout.Mark() : node.Mark(), path,
+           FormatDuration(handler.timeout) + (timeout ? "" : " (the default)") +
+               " is longer than database.statement_timeout (" + FormatDuration(limit) +
+               "): the server would cancel the statement first; lower this timeout or raise "
+               "database.statement_timeout (0s: no limit)");
+  };
+  for (const auto& e : config.entrypoints) check("entrypoints", e.name, e.handler);
+  for (const auto& s : config.schedules) check("schedules", s.name, s.handler);
+}
+
 }  // namespace
 
 WorkerConfig ParseDocument(const Parser& p, const YAML::Node& document, const std::string& file,
@@ -153,6 +177,7 @@ WorkerConfig ParseDocument(const Parser& p, const YAML::Node& document, const st
   doc.config.file = file;
   ParseSection(p, Item{document, document.Mark(), ""}, kTop, doc);
   WorkerConfig& config = doc.config;
+  CheckSqlTimeouts(p, document, config);
   config.run.shutdown_grace = config.shutdown_grace;
   try {
     config.settings = DBSettings::FromEnv(Layered(env, doc.names));
@@ -181,6 +206,7 @@ std::vector<std::string> SchemaKeyPaths() {
   AddPaths(out, "http", kHttp);
   AddPaths(out, "logging", kLogging);
   AddPaths(out, "shutdown", kShutdown);
+  AddPaths(out, "retention", kRetention);
   return out;
 }
 

@@ -37,20 +37,31 @@ std::string ReadSecretForConnect(std::string_view key, const std::string& path) 
   return content;
 }
 
+std::string Seconds(std::chrono::seconds value) { return std::to_string(value.count()); }
+
 // TCP keepalives and a user timeout, so a peer that vanished (a blackholed
-// network, a frozen server) fails the connection within about 30 s instead
-// of the kernel's two hours; a DSN that sets any of them keeps its own value.
-void AppendTcpDefaults(std::string& out, const std::set<std::string>& seen) {
-  static const std::pair<const char*, const char*> kDefaults[] = {
-      {"keepalives", "1"},
-      {"keepalives_idle", "10"},
-      {"keepalives_interval", "5"},
-      {"keepalives_count", "3"},
-      {"tcp_user_timeout", "30000"},
-  };
-  for (const auto& [key, value] : kDefaults) {
+// network, a frozen server) fails the connection within seconds instead of
+// the kernel's two hours; a DSN that sets any of them keeps its own value.
+void AppendTcpSettings(std::string& out, const DatabaseConfig& db,
+                       const std::set<std::string>& seen) {
+  const auto put = [&](const char* key, const std::string& value) {
     if (!seen.contains(key)) AppendConninfo(out, key, value);
+  };
+  put("keepalives", db.keepalives ? "1" : "0");
+  if (db.keepalives) {
+    put("keepalives_idle", Seconds(db.keepalives_idle));
+    put("keepalives_interval", Seconds(db.keepalives_interval));
+    put("keepalives_count", std::to_string(db.keepalives_count));
   }
+  put("tcp_user_timeout", std::to_string(db.tcp_user_timeout.count()));
+}
+
+// The statement timeout travels in the `options` startup parameter, after
+// whatever options a DSN already carries (the later -c wins on the server).
+std::string WithStatementTimeout(std::string options, std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0) return options;
+  if (!options.empty()) options += ' ';
+  return options + "-c statement_timeout=" + std::to_string(timeout.count());
 }
 
 // The TLS file keys, in the order they are written.
@@ -81,7 +92,7 @@ void AppendEndpoint(std::string& out, const DatabaseEndpoint& e, const std::set<
 
 }  // namespace
 
-std::string BuildConninfo(const DatabaseConfig& db) {
+std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds statement_timeout) {
   std::string out;
   std::set<std::string> seen;
   if (db.dsn_file) {
@@ -91,10 +102,17 @@ std::string BuildConninfo(const DatabaseConfig& db) {
       throw ConnectionError("database.dsn_file: " + *db.dsn_file +
                             ": not a valid libpq connection string or URI");
     }
+    std::string startup_options;
     for (const auto& [key, value] : *options) {
+      if (key == "options") {
+        startup_options = value;
+        continue;
+      }
       AppendConninfo(out, key, value);
       seen.insert(key);
     }
+    startup_options = WithStatementTimeout(std::move(startup_options), statement_timeout);
+    if (!startup_options.empty()) AppendConninfo(out, "options", startup_options);
   }
   // The DSN wins; the config fills in what it leaves out.
   AppendEndpoint(out, db, seen, "");
@@ -104,14 +122,20 @@ std::string BuildConninfo(const DatabaseConfig& db) {
   if (db.connect_timeout && !seen.contains("connect_timeout")) {
     AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
   }
-  AppendTcpDefaults(out, seen);
+  AppendTcpSettings(out, db, seen);
+  if (!db.dsn_file) {
+    if (const auto options = WithStatementTimeout({}, statement_timeout); !options.empty()) {
+      AppendConninfo(out, "options", options);
+    }
+  }
   return out;
 }
 
-std::string BuildListenerConninfo(const DatabaseConfig& db) {
+std::string BuildListenerConninfo(const DatabaseConfig& db,
+                                  std::chrono::milliseconds statement_timeout) {
   // libpq takes the last value of a repeated keyword, so the listener's own
   // keys, appended after the main endpoint's, win.
-  std::string out = BuildConninfo(db);
+  std::string out = BuildConninfo(db, statement_timeout);
   if (db.listener) AppendEndpoint(out, *db.listener, {}, "listener.");
   return out;
 }
@@ -119,7 +143,7 @@ std::string BuildListenerConninfo(const DatabaseConfig& db) {
 ConnectionOptions WorkerConfig::Connection() const {
   ConnectionOptions options;
   // A copy: the callback outlives this object (pools keep it).
-  options.conninfo = [db = database] { return BuildConninfo(db); };
+  options.conninfo = [db = database] { return BuildConninfo(db, db.statement_timeout); };
   options.prepare_statements = database.prepared_statements;
   return options;
 }
@@ -127,7 +151,19 @@ ConnectionOptions WorkerConfig::Connection() const {
 std::optional<ConnectionOptions> WorkerConfig::ListenerConnection() const {
   if (!database.listener) return std::nullopt;
   ConnectionOptions options;
-  options.conninfo = [db = database] { return BuildListenerConninfo(db); };
+  options.conninfo = [db = database] { return BuildListenerConninfo(db, db.statement_timeout); };
+  return options;
+}
+
+ConnectionOptions WorkerConfig::MigrationConnection() const {
+  ConnectionOptions options;
+  // The migration's advisory lock is session state, which a transaction-mode
+  // PgBouncer does not keep: with database.listener (the endpoint that keeps
+  // sessions) it connects there.
+  options.conninfo = [db = database] {
+    return db.listener ? BuildListenerConninfo(db, std::chrono::milliseconds(0))
+                       : BuildConninfo(db, std::chrono::milliseconds(0));
+  };
   return options;
 }
 

@@ -42,8 +42,10 @@ std::chrono::milliseconds ParseDuration(const std::string& text) {
     unit_ms = 60 * 1000;
   } else if (unit == "h") {
     unit_ms = 60 * 60 * 1000;
+  } else if (unit == "d") {
+    unit_ms = 24 * 60 * 60 * 1000;
   } else if (unit.empty()) {
-    throw invalid("a unit is required: ms, s, m or h");
+    throw invalid("a unit is required: ms, s, m, h or d");
   } else {
     throw invalid();
   }
@@ -58,7 +60,7 @@ std::chrono::milliseconds ParseDuration(const std::string& text) {
     std::from_chars(fraction.data(), fraction.data() + fraction.size(), numerator);
     std::int64_t denominator = 1;
     for (std::size_t i = 0; i < fraction.size(); ++i) denominator *= 10;
-    const std::int64_t scaled = numerator * unit_ms;  // < 10^9 * 3.6e6: no overflow
+    const std::int64_t scaled = numerator * unit_ms;  // < 10^9 * 8.64e7: no overflow
     if (scaled % denominator != 0) throw invalid("finer than a millisecond");
     if (__builtin_add_overflow(value, scaled / denominator, &value)) throw invalid("too large");
   }

@@ -2,6 +2,7 @@
 
 #include "config/schema_table.h"
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -19,6 +20,16 @@ namespace {
 const Keys kSslModes = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
 
 // ------------------------------------------------------------ database
+
+// libpq counts keepalive times in whole seconds.
+std::chrono::seconds WholeSeconds(const Parser& p, const Item& v) {
+  const std::chrono::milliseconds value = p.PositiveDuration(v);
+  if (value.count() % 1000 != 0) {
+    p.Fail(v, "must be whole seconds (libpq counts keepalive times in seconds); got " +
+                  FormatDuration(value));
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(value);
+}
 
 constexpr std::string_view kDsnConflict =
     "cannot be combined with database.dsn_file (the DSN file holds the whole connection string)";
@@ -109,6 +120,46 @@ std::vector<KeySpec<DatabaseConfig>> DatabaseKeys() {
        },
        [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
          if (db.connect_timeout) PutDuration(o, k, *db.connect_timeout);
+       }},
+      {"keepalives", "boolean", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) { db.keepalives = p.Bool(v); },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         Put(o, k, db.keepalives);
+       }},
+      {"keepalives_idle", "duration", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.keepalives_idle = WholeSeconds(p, v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         PutDuration(o, k, db.keepalives_idle);
+       }},
+      {"keepalives_interval", "duration", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.keepalives_interval = WholeSeconds(p, v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         PutDuration(o, k, db.keepalives_interval);
+       }},
+      {"keepalives_count", "integer", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.keepalives_count = static_cast<int>(p.IntBetween(v, 1, 100));
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         Put(o, k, db.keepalives_count);
+       }},
+      {"tcp_user_timeout", "duration", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.tcp_user_timeout = p.Duration(v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         PutDuration(o, k, db.tcp_user_timeout);
+       }},
+      {"statement_timeout", "duration", false,
+       [](const Parser& p, const Item& v, DatabaseConfig& db) {
+         db.statement_timeout = p.Duration(v);
+       },
+       [](YAML::Emitter& o, std::string_view k, const DatabaseConfig& db) {
+         PutDuration(o, k, db.statement_timeout);
        }},
       {"dsn_file", "path", true,
        [](const Parser& p, const Item& v, DatabaseConfig& db) {

@@ -23,6 +23,8 @@ using prometheus::Histogram;
 
 const prometheus::Histogram::BucketBoundaries kFastSeconds{
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+const prometheus::Histogram::BucketBoundaries kPruneSeconds{0.01, 0.05, 0.1, 0.5, 1,  2.5,
+                                                              5,    10,   30,  60,  120};
 const prometheus::Histogram::BucketBoundaries kJobSeconds{
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900};
 
@@ -221,6 +223,45 @@ struct Metrics::Impl {
       Counters(*registry, "pgq_job_log_suppressed_total",
                "Job failure/retry/rescue log lines dropped by the rate limit")
           .Add({});
+  Family<Counter>& pruned_family = BuildCounter()
+                                       .Name("pgq_pruned_rows_total")
+                                       .Help("Rows this worker pruned, by table")
+                                       .Register(*registry);
+  Counter& pruned_log = pruned_family.Add({{"table", "log"}});
+  Counter& pruned_statistics = pruned_family.Add({{"table", "statistics"}});
+  Histogram& prune_seconds = BuildHistogram()
+                                 .Name("pgq_prune_duration_seconds")
+                                 .Help("Duration of this worker's prune runs (that took the lock)")
+                                 .Register(*registry)
+                                 .Add({}, kPruneSeconds);
+  Counter& prune_errors = BuildCounter()
+                              .Name("pgq_prune_errors_total")
+                              .Help("Prune runs that failed (e.g. a lock or statement timeout)")
+                              .Register(*registry)
+                              .Add({});
+  Gauge& prune_success = BuildGauge()
+                             .Name("pgq_prune_last_success_timestamp_seconds")
+                             .Help("When a prune run of this worker last ended without error")
+                             .Register(*registry)
+                             .Add({});
+  Family<Gauge>& table_rows_family = BuildGauge()
+                                         .Name("pgq_table_estimated_rows")
+                                         .Help("Rows of each queue table, the planner's estimate "
+                                               "(sampled every minute)")
+                                         .Register(*registry);
+  Children<Gauge> table_rows{table_rows_family, "table"};
+  Family<Gauge>& table_bytes_family = BuildGauge()
+                                          .Name("pgq_table_size_bytes")
+                                          .Help("On-disk size of each queue table with its indexes "
+                                                "and TOAST (sampled every minute)")
+                                          .Register(*registry);
+  Children<Gauge> table_bytes{table_bytes_family, "table"};
+  Gauge& unaggregated = BuildGauge()
+                            .Name("pgq_log_unaggregated_rows")
+                            .Help("Log rows not yet rolled into statistics, counted up to 1e6 "
+                                  "(sampled every minute)")
+                            .Register(*registry)
+                            .Add({});
   Family<Gauge>& build_info =
       Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
@@ -340,6 +381,18 @@ void Metrics::OnScheduleNextRun(std::string_view schedule,
   impl_->schedule_next.Get(schedule).Set(since_epoch.count());
 }
 
+void Metrics::OnPruned(const PruneReport& report) {
+  impl_->prune_success.Set(static_cast<double>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count()));
+  if (!report.ran) return;
+  impl_->prune_seconds.Observe(report.took.count());
+  impl_->pruned_log.Increment(static_cast<double>(report.log_rows));
+  impl_->pruned_statistics.Increment(static_cast<double>(report.statistics_rows));
+}
+void Metrics::OnPruneFailed() { impl_->prune_errors.Increment(); }
+
 void Metrics::SetPool(const PoolStats& stats) {
   impl_->pool_active.Set(static_cast<double>(stats.active));
   impl_->pool_idle.Set(static_cast<double>(stats.idle));
@@ -369,6 +422,15 @@ void Metrics::SetQueueLag(const std::map<std::string, double>& lag_seconds) {
     if (!lag_seconds.contains(value)) impl_->lag.Get(value).Set(0);
   }
   for (const auto& [entrypoint, seconds] : lag_seconds) impl_->lag.Get(entrypoint).Set(seconds);
+}
+
+void Metrics::SetTableSizes(const std::vector<TableSize>& sizes,
+                            std::int64_t unaggregated_log_rows) {
+  for (const auto& size : sizes) {
+    impl_->table_rows.Get(size.table).Set(static_cast<double>(size.estimated_rows));
+    impl_->table_bytes.Get(size.table).Set(static_cast<double>(size.bytes));
+  }
+  impl_->unaggregated.Set(static_cast<double>(unaggregated_log_rows));
 }
 
 }  // namespace pgq::worker

@@ -14,6 +14,7 @@
 #include "pgq/observer.h"
 #include "pgq/pool.h"
 #include "pgq/queries.h"
+#include "pgq/retention.h"
 
 namespace prometheus {
 class Registry;
@@ -76,6 +77,8 @@ class Metrics final : public Observer {
                      std::chrono::duration<double> took) override;
   void OnScheduleNextRun(std::string_view schedule,
                          std::chrono::system_clock::time_point next_run) override;
+  void OnPruned(const PruneReport& report) override;
+  void OnPruneFailed() override;
 
   /// Connection events of one endpoint (the Observer methods above count
   /// them for kPoolEndpoint).
@@ -88,6 +91,7 @@ class Metrics final : public Observer {
   void SetListenerAge(double seconds);
   void SetQueueDepth(const std::vector<QueueCount>& counts);
   void SetQueueLag(const std::map<std::string, double>& lag_seconds);
+  void SetTableSizes(const std::vector<TableSize>& sizes, std::int64_t unaggregated_log_rows);
 
   struct Impl;
 

@@ -495,6 +495,9 @@ keys, plus what the chart owns: the credential file and the HTTP listener.
 {{- end -}}
 {{- end -}}
 {{- $cfg := dict "database" $db "pool" $c.pool "queue" $queue "logging" $c.logging "shutdown" $c.shutdown -}}
+{{- with (index $c "retention") }}
+{{- $_ := set $cfg "retention" . -}}
+{{- end }}
 {{- $_ := set $cfg "entrypoints" (default dict (index $c "entrypoints")) -}}
 {{- $_ := set $cfg "schedules" (default dict (index $c "schedules")) -}}
 {{- $_ := set $cfg "http" (dict "address" "0.0.0.0" "port" (.Values.containerPorts.http | int)) -}}

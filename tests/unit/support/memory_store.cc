@@ -99,6 +99,20 @@ std::int64_t MemoryStore::released() const {
   return released_;
 }
 
+PruneReport MemoryStore::Prune(const RetentionPolicy&) {
+  std::scoped_lock lock(mu_);
+  ++prune_runs_;
+  PruneReport report;
+  report.ran = true;
+  report.complete = true;
+  return report;
+}
+
+std::int64_t MemoryStore::prune_runs() const {
+  std::scoped_lock lock(mu_);
+  return prune_runs_;
+}
+
 std::vector<Job> MemoryStore::Dequeue(const ClaimRequest& request) {
   const auto& [batch_size, entrypoints, queue_manager_id, worker_cap, heartbeat_timeout] = request;
   std::scoped_lock lock(mu_);

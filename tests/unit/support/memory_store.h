@@ -54,6 +54,9 @@ class MemoryStore final : public detail::RuntimeStore {
   Queries::StatisticsState QueueStatistics() override { return {0, 0, true}; }
   void AnalyzeQueue(std::int64_t) override {}
   bool AggregateLogs() override { return true; }
+  /// Counts runs; prunes nothing (there is no log here).
+  PruneReport Prune(const RetentionPolicy&) override;
+  std::int64_t prune_runs() const;
   void Notify(std::string_view channel, std::string_view payload) override;
   std::unique_ptr<Subscription> Listen(std::string_view channel, NotificationCallback callback,
                                        ReconnectCallback on_reconnect) override;
@@ -72,6 +75,7 @@ class MemoryStore final : public detail::RuntimeStore {
   JobId next_id_ = 1;
   std::int64_t probes_ = 0;
   std::int64_t released_ = 0;
+  std::int64_t prune_runs_ = 0;
   // Guards listeners_; held while a callback runs, so an unsubscribed
   // callback is never called afterwards.
   mutable std::mutex listeners_mu_;

@@ -1,0 +1,124 @@
+#include "cli/prune_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "pgq/retention.h"
+
+namespace pgq::cli {
+namespace {
+
+// Both throw std::invalid_argument naming the flag.
+std::chrono::milliseconds Millis(const std::string& flag, const std::string& text) {
+  try {
+    return worker::ParseDuration(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(flag + ": " + e.what());
+  }
+}
+
+std::chrono::seconds Age(const std::string& flag, const std::string& text) {
+  if (text.empty()) return std::chrono::seconds(0);
+  const auto value = Millis(flag, text);
+  if (value.count() % 1000 != 0) throw std::invalid_argument(flag + ": whole seconds only");
+  return std::chrono::duration_cast<std::chrono::seconds>(value);
+}
+
+}  // namespace
+
+int PruneCommand::Run() const {
+  RetentionPolicy policy;
+  try {
+    policy.log_older_than = Age("--log-older-than", log_older_than_);
+    policy.statistics_older_than = Age("--statistics-older-than", statistics_older_than_);
+    // Without a budget the run goes on until both tables are pruned.
+    policy.time_budget = time_budget_.empty() ? std::chrono::hours(24 * 365)
+                                              : Millis("--time-budget", time_budget_);
+    policy.lock_timeout = Millis("--lock-timeout", lock_timeout_);
+    policy.statement_timeout = Millis("--statement-timeout", statement_timeout_);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pgq prune: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  if (!policy.enabled()) {
+    std::cerr << "pgq prune: give --log-older-than and/or --statistics-older-than (e.g. 7d)\n";
+    return kExitUsage;
+  }
+  if (batch_ < 1) {
+    std::cerr << "pgq prune: --batch must be at least 1\n";
+    return kExitUsage;
+  }
+  policy.batch = batch_;
+  policy.dry_run = dry_run_;
+  // With --config, the connection (secret files included) and the queue's
+  // names come from a worker configuration, e.g. the fleet's ConfigMap.
+  std::optional<worker::WorkerConfig> config;
+  if (!config_path_.empty()) {
+    try {
+      config = worker::LoadConfig(config_path_, [](const char* name) {
+        const char* value = std::getenv(name);
+        return value ? std::optional<std::string>(value) : std::nullopt;
+      });
+    } catch (const worker::ConfigError& e) {
+      std::cerr << "pgq: configuration error: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  const DBSettings settings = config ? config->settings : globals_.Settings();
+  ConnectionDriver db(config ? config->Connection() : ConnectionOptions::FromDsn(globals_.Dsn()));
+  RetentionQueries retention(db, settings);
+  const PruneReport report = retention.Prune(policy);
+  if (!report.ran) {
+    std::cerr << "pgq prune: another process holds the prune lock (a worker is pruning); "
+                 "nothing done\n";
+    return kExitPruneLocked;
+  }
+  const char* verb = policy.dry_run ? "would delete" : "deleted";
+  std::printf("%s %lld log rows (older than %s, of finished jobs, aggregated) from %s\n", verb,
+              static_cast<long long>(report.log_rows),
+              log_older_than_.empty() ? "-, log retention off" : log_older_than_.c_str(),
+              settings.LogTable().c_str());
+  std::printf("%s %lld statistics rows (older than %s) from %s\n", verb,
+              static_cast<long long>(report.statistics_rows),
+              statistics_older_than_.empty() ? "-, statistics retention off"
+                                             : statistics_older_than_.c_str(),
+              settings.StatisticsTable().c_str());
+  std::printf("took %.3f s in %lld batches of up to %lld rows%s\n", report.took.count(),
+              static_cast<long long>(report.batches), static_cast<long long>(policy.batch),
+              report.yielded    ? "; stopped: another process took the prune lock"
+              : report.complete ? ""
+                                : "; stopped at the time budget, more to prune");
+  return kExitOk;
+}
+
+void PruneCommand::Register(CLI::App& app) {
+  auto* prune = app.add_subcommand(
+      "prune", "delete old log rows of finished jobs and old statistics, in small batches");
+  prune->add_option("--log-older-than", log_older_than_,
+                    "prune log rows older than this (e.g. 7d) whose job finished and that "
+                    "were aggregated into statistics");
+  prune->add_option("--statistics-older-than", statistics_older_than_,
+                    "prune statistics rows older than this (e.g. 90d)");
+  prune->add_option("-c,--config", config_path_,
+                    "take the connection and the queue's names from this worker configuration "
+                    "(YAML) instead of --dsn/--prefix/--schema");
+  prune->add_flag("--dry-run", dry_run_, "count what would be deleted, delete nothing");
+  prune->add_option("--batch", batch_, "rows per batch (one short transaction each)")
+      ->capture_default_str();
+  prune->add_option("--time-budget", time_budget_,
+                    "stop starting batches after this long (default: run until done)");
+  prune->add_option("--lock-timeout", lock_timeout_, "per batch")->capture_default_str();
+  prune->add_option("--statement-timeout", statement_timeout_, "per batch")
+      ->capture_default_str();
+  prune->callback([this] { action_ = [this] { return Run(); }; });
+}
+
+}  // namespace pgq::cli

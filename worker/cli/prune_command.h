@@ -1,0 +1,44 @@
+#pragma once
+// `pgq prune`: one retention run from the command line or a Kubernetes
+// CronJob (see docs/operations.md#what-pgq-prunes).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/global_options.h"
+#include "pgq/retention.h"
+
+namespace pgq::cli {
+
+/// Exit code when another process held the prune lock and nothing was done.
+inline constexpr int kExitPruneLocked = 3;
+
+/// Registers `prune` and owns its options.
+class PruneCommand {
+ public:
+  PruneCommand(const GlobalOptions& globals, Action& action)
+      : globals_(globals), action_(action) {}
+  PruneCommand(const PruneCommand&) = delete;
+  PruneCommand& operator=(const PruneCommand&) = delete;
+
+  void Register(CLI::App& app);
+
+ private:
+  int Run() const;
+
+  const GlobalOptions& globals_;
+  Action& action_;
+  std::string log_older_than_;
+  std::string statistics_older_than_;
+  std::string time_budget_;
+  std::string lock_timeout_ = "1s";
+  std::string statement_timeout_ = "60s";
+  std::int64_t batch_ = kDefaultPruneBatch;
+  bool dry_run_ = false;
+  std::string config_path_;
+};
+
+}  // namespace pgq::cli

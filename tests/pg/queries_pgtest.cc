@@ -21,7 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-using testing::PgTest;
+using testing::QueriesPgTest;
 using std::chrono::seconds;
 
 constexpr auto kHeartbeatTimeout = std::chrono::microseconds(std::chrono::seconds(30));

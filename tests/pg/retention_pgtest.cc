@@ -20,7 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using testing::PgTest;
+using testing::QueriesPgTest;
 
 constexpr auto kHeartbeatTimeout = std::chrono::microseconds(30s);
 constexpr auto kWeek = std::chrono::seconds(7 * 24h);

@@ -142,4 +142,12 @@ CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
+void QueriesPgTest::SetUp() {
+  PgTest::SetUp();
+  if (IsSkipped() || HasFatalFailure()) return;
+  Install();
+  driver_ = std::make_unique<ConnectionDriver>(Options());
+  queries_ = std::make_unique<Queries>(*driver_, settings());
+}
+
 }  // namespace pgq::testing

@@ -53,6 +53,18 @@ class PgTest : public ::testing::Test {
   std::unique_ptr<ConnectionDriver> admin_;
 };
 
+/// A PgTest with the schema installed and Queries on a connection of its own.
+class QueriesPgTest : public PgTest {
+ protected:
+  void SetUp() override;
+  Queries& q() { return *queries_; }
+  /// A fresh worker id, as a runtime would generate it.
+  std::string Worker() { return Scalar("SELECT gen_random_uuid()::text"); }
+
+  std::unique_ptr<ConnectionDriver> driver_;
+  std::unique_ptr<Queries> queries_;
+};
+
 /// Collects notifications; Wait* block until a condition holds or time out.
 class NotificationLog {
  public:

@@ -21,7 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-using testing::PgTest;
+using testing::QueriesPgTest;
 using std::chrono::seconds;
 
 constexpr auto kHeartbeatTimeout = std::chrono::microseconds(std::chrono::seconds(30));
@@ -49,17 +49,8 @@ NewJob MakeJob(std::string entrypoint, std::int32_t priority = 0,
   return job;
 }
 
-class QueriesTest : public PgTest {
+class QueriesTest : public QueriesPgTest {
  protected:
-  void SetUp() override {
-    PgTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    Install();
-    driver_ = std::make_unique<ConnectionDriver>(Options());
-    queries_ = std::make_unique<Queries>(*driver_, settings());
-  }
-  Queries& q() { return *queries_; }
-  std::string Worker() { return Scalar("SELECT gen_random_uuid()::text"); }
   std::int64_t LogRows(const std::string& status, std::optional<JobId> id = std::nullopt) {
     if (id) {
       return Count("SELECT count(*) FROM " + settings().LogTable() +
@@ -73,8 +64,6 @@ class QueriesTest : public PgTest {
   std::int64_t QueueRows(const std::string& where = "TRUE") {
     return Count("SELECT count(*) FROM " + settings().QueueTable() + " WHERE " + where);
   }
-  std::unique_ptr<ConnectionDriver> driver_;
-  std::unique_ptr<Queries> queries_;
 };
 
 TEST_F(QueriesTest, BatchEnqueueReturnsIdsInInputOrderAndLogsQueued) {

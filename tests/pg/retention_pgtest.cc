@@ -20,23 +20,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using testing::PgTest;
+using testing::QueriesPgTest;
 
 constexpr auto kHeartbeatTimeout = std::chrono::microseconds(30s);
 constexpr auto kWeek = std::chrono::seconds(7 * 24h);
 
-class RetentionTest : public PgTest {
+class RetentionTest : public QueriesPgTest {
  protected:
   void SetUp() override {
-    PgTest::SetUp();
+    QueriesPgTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    Install();
-    driver_ = std::make_unique<ConnectionDriver>(Options());
-    queries_ = std::make_unique<Queries>(*driver_, settings());
-    worker_ = Scalar("SELECT gen_random_uuid()::text");
+    worker_ = Worker();
   }
 
-  Queries& q() { return *queries_; }
   std::string Log() { return settings().LogTable(); }
   std::string Stats() { return settings().StatisticsTable(); }
 
@@ -94,8 +90,6 @@ class RetentionTest : public PgTest {
     return policy;
   }
 
-  std::unique_ptr<ConnectionDriver> driver_;
-  std::unique_ptr<Queries> queries_;
   std::string worker_;
 };
 

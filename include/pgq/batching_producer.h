@@ -49,9 +49,9 @@ struct BatchingProducerSettings {
   /// How long Enqueue waits for room before throwing ProducerFullError
   /// (0 = throw at once).
   std::chrono::milliseconds enqueue_timeout = kDefaultProducerEnqueueTimeout;
-  /// Flushes that may run at once, each on its own pooled connection; one
-  /// flush collects jobs while another waits for its commit. Keep the
-  /// pool's max_size at least this large.
+  /// Flushes that may run at once, each on its own pooled connection: while
+  /// one waits for its commit, another takes the jobs that have waited
+  /// max_delay for it. Keep the pool's max_size at least this large.
   std::size_t flushers = kDefaultProducerFlushers;
   /// How a dedupe conflict is resolved; the outcome per job is the same
   /// either way (see BatchingProducer).

@@ -1,11 +1,11 @@
 // Turns the JSON files ci/bench leaves in its results directory into one markdown table
-// (jobs/s, ratios, the targets of issue 6) followed by the machine and settings.
+// (jobs/s, ratios, the targets of issues 6 and 18) followed by the machine and settings.
 //
 //   node bench/report.mjs build/bench-results
 //
 // A measurement that failed or was skipped shows as such; nothing is invented.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
@@ -191,6 +191,57 @@ if (ok(loaded) && loaded.latency_p99_ms != null) {
     '',
     '',
   );
+}
+
+// ---- producers: per call vs BatchingProducer, and pgbench running the enqueue statement ----
+const enqueueThreads = readdirSync(dir)
+  .map((f) => /^pgq-enqueue-t(\d+)\.json$/.exec(f)?.[1])
+  .filter(Boolean)
+  .map(Number)
+  .sort((a, b) => a - b);
+const limitOne = load('pgbench-enqueue-batch64-c1');
+const limitBatch = load('pgbench-enqueue-batch32-c2');
+const limitFull = load('pgbench-enqueue-batch500-c2');
+const callMs = (r) => `call p50 ${ms(r.call_p50_ms)} / p99 ${ms(r.call_p99_ms)} ms`;
+for (const threads of enqueueThreads) {
+  const r = load(`pgq-enqueue-t${threads}`);
+  const workload = `Enqueue, ${threads} thread${threads === 1 ? '' : 's'}`;
+  if (r == null || r.error || !r.per_call || !r.batching) {
+    row(workload, 'pgq per call and BatchingProducer', r == null ? 'not run' : r.error ?? 'incomplete', '', '', '');
+    continue;
+  }
+  const pc = r.per_call;
+  const b = r.batching;
+  const target = threads === 64;
+  row(workload, `pgq per call (one ProducerQueries each); ${callMs(pc)}`, fmt(pc.rate), '', '', '');
+  const x = ratio(b.rate, pc.rate);
+  const config = `flushers ${b.flushers}, max_delay ${b.max_delay_ms} ms` +
+    `${b.flush_when_idle === false ? ', flush_when_idle off' : ''}`;
+  row(
+    workload,
+    `pgq BatchingProducer (${config}); ${callMs(b)}; ${b.mean_batch?.toFixed(1) ?? '?'} jobs per statement`,
+    fmt(b.rate),
+    `${times(x)} per call`,
+    target ? '≥ 5× per call' : '',
+    target ? met(x, 5) : '',
+  );
+  if (target) {
+    row(workload, 'BatchingProducer call latency', `p99 ${ms(b.call_p99_ms)} ms`, '', 'p99 ≤ 10 ms',
+      b.call_p99_ms <= 10 ? 'yes' : `**no** (${ms(b.call_p99_ms)} ms)`);
+    const y = ratio(b.rate, rate(limitBatch));
+    row(workload, 'BatchingProducer against pgbench, batch 32 on 2 clients (below)', fmt(b.rate),
+      `${times(y)} of it; ${times(ratio(b.rate, rate(limitOne)))} of batch 64 on 1 client; ` +
+        `${times(ratio(b.rate, rate(limitFull)))} of batch 500`, '≥ 0.8×', met(y, 0.8));
+  }
+}
+for (const threads of enqueueThreads) {
+  const r = load(`pgbench-enqueue-single-c${threads}`);
+  if (r == null) continue;
+  row('Limit, enqueue', `pgbench: pgq's enqueue statement (per call's variant), 1 job, ${threads} client${threads === 1 ? '' : 's'}`, value(r), '', '', '');
+}
+for (const [r, label] of [[limitOne, 'batch 64, 1 client'], [limitBatch, 'batch 32, 2 clients'], [limitFull, 'batch 500, 2 clients']]) {
+  if (r == null) continue;
+  row('Limit, enqueue', `pgbench: pgq's enqueue statement (the producer's variant), ${label}`, value(r), '', '', '');
 }
 
 // ---- footprint ----

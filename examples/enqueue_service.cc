@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   try {
     pgq::PoolSettings pool;
     pool.max_size = 4;
-    pgq::BatchingProducerSettings batching;  // defaults: up to 500 jobs, 2 ms, 2 flushers
+    pgq::BatchingProducerSettings batching;  // defaults: group commit, up to 500 jobs, 2 flushers
     producer = std::make_unique<pgq::BatchingProducer>(
         pgq::ConnectionPool::Create(pgq::ConnectionOptions::FromDsn(dsn ? dsn : ""), pool),
         pgq::DBSettings::FromEnv(), batching);

@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
     pgq::PoolSettings pool;
     pool.max_size = 4;
     pgq::BatchingProducerSettings batching;
-    batching.max_batch = 500;                          // jobs per statement at most
-    batching.max_delay = std::chrono::milliseconds(2);  // wait at most this for company
-    batching.flushers = 2;                             // statements in flight at once
+    batching.max_batch = 500;                           // jobs per statement at most
+    batching.flush_when_idle = true;                    // nothing being written: send at once
+    batching.max_delay = std::chrono::milliseconds(5);  // else wait at most this for it
+    batching.flushers = 2;                              // statements in flight at once
     auto counter = std::make_shared<FlushCounter>();
     pgq::BatchingProducer producer(
         pgq::ConnectionPool::Create(pgq::ConnectionOptions::FromDsn(dsn ? dsn : ""), pool),

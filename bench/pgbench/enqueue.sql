@@ -6,7 +6,9 @@
 -- parameters, as pgq binds them: ci/bench passes them as pgbench variables (-D) built for
 -- :n jobs of entrypoint "bench" with a 13-byte payload, no delay, no dedupe key and JSON
 -- null headers, and runs the script with -M prepared.
--- Kept in step with the statement text in src/queries/statements.cc (SqlText::enqueue_*).
+-- A copy of the "enqueue" statement of `pgq sql statements`; bench/pgbench/check-in-step.sh (run
+-- by ci/test and ci/bench) fails when they drift apart, or when deleting the ON CONFLICT line no
+-- longer gives "enqueue_raise".
 
 WITH input AS MATERIALIZED (
     SELECT nextval((SELECT pg_get_serial_sequence('pgqueuer', 'id'))::regclass) AS id, t.*

@@ -24,7 +24,7 @@
 namespace pgq {
 
 inline constexpr std::size_t kDefaultProducerMaxBatch = 500;
-inline constexpr std::chrono::microseconds kDefaultProducerMaxDelay{2000};
+inline constexpr std::chrono::microseconds kDefaultProducerMaxDelay{5000};
 inline constexpr std::size_t kDefaultProducerMaxPending = 20000;
 inline constexpr std::chrono::milliseconds kDefaultProducerEnqueueTimeout{1000};
 inline constexpr std::size_t kDefaultProducerFlushers = 2;
@@ -33,18 +33,25 @@ struct BatchingProducerSettings {
   /// Most jobs one flush writes. An Enqueue(batch) call larger than this is
   /// written alone in one flush (a call's jobs are never split).
   std::size_t max_batch = kDefaultProducerMaxBatch;
-  /// Longest a job waits for more jobs to join its flush. A flush starts
-  /// earlier when max_batch jobs are pending or on Flush()/Close().
+  /// Longest a job waits for more jobs to join its flush while another
+  /// flush is being written. A flush starts earlier when max_batch jobs are
+  /// pending, when no flush is being written (flush_when_idle), or on
+  /// Flush()/Close().
   std::chrono::microseconds max_delay = kDefaultProducerMaxDelay;
+  /// Group commit: when no flush is being written, pending jobs go at once
+  /// instead of waiting max_delay for company; jobs that arrive while a
+  /// flush is written gather for the next one. false: every flush waits
+  /// for max_delay or max_batch (fewer, fuller statements at low load).
+  bool flush_when_idle = true;
   /// Jobs that may wait for a flush (queued, not yet sent). Enqueue blocks
   /// while the producer is full, up to enqueue_timeout.
   std::size_t max_pending = kDefaultProducerMaxPending;
   /// How long Enqueue waits for room before throwing ProducerFullError
   /// (0 = throw at once).
   std::chrono::milliseconds enqueue_timeout = kDefaultProducerEnqueueTimeout;
-  /// Flushes that may run at once, each on its own pooled connection; one
-  /// flush collects jobs while another waits for its commit. Keep the
-  /// pool's max_size at least this large.
+  /// Flushes that may run at once, each on its own pooled connection: while
+  /// one waits for its commit, another takes the jobs that have waited
+  /// max_delay for it. Keep the pool's max_size at least this large.
   std::size_t flushers = kDefaultProducerFlushers;
   /// How a dedupe conflict is resolved; the outcome per job is the same
   /// either way (see BatchingProducer).

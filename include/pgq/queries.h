@@ -24,8 +24,10 @@ namespace pgq {
 /// $n parameters), by name: "claim" (no limits, no cap; the worker writes
 /// the batch size, the entrypoint array and the heartbeat timeout in as
 /// literals for `{batch}`, `{entrypoints}` and `{heartbeat_timeout}`),
-/// "claim_gated" and "complete". For review (`pgq sql statements`) and for
-/// bench/pgbench, which runs a copy of them.
+/// "claim_gated" and "complete"; then the enqueue statement: "enqueue"
+/// (OnConflict::kSkip, as BatchingProducer sends it) and "enqueue_raise"
+/// (kRaise, ProducerQueries' default). For review (`pgq sql statements`)
+/// and for bench/pgbench, which runs a copy of them.
 std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings);
 
 /// Producer operations. Needs only an Executor, so it works on the

@@ -39,12 +39,14 @@ class LeaseExecutor final : public Executor {
   Lease* lease_ = nullptr;
 };
 
-// The jobs of one Enqueue call: they travel in one flush.
-struct Unit {
-  std::vector<NewJob> jobs;
-  std::vector<std::promise<JobId>> promises;
+// One job waiting for a flush. The jobs of one Enqueue call are adjacent in
+// the queue and leave it together.
+struct Entry {
+  NewJob job;
+  std::promise<JobId> promise;
   SteadyClock::time_point queued;
-  std::uint64_t seq = 0;
+  std::uint64_t call = 0;     // the Enqueue call's sequence number
+  std::size_t call_jobs = 1;  // jobs of that call
 };
 
 // One job on its way through a flush.
@@ -62,12 +64,13 @@ std::exception_ptr Duplicate(const std::string& key, const char* why) {
 }  // namespace
 
 struct BatchingProducer::State {
-  // One flusher's statement runner, built on the constructor's thread so
-  // that invalid settings fail there.
+  // One flusher's statement runner and buffers, built on the constructor's
+  // thread so that invalid settings fail there.
   struct Flusher {
     explicit Flusher(const DBSettings& db) : queries(executor, db) {}
     LeaseExecutor executor;
     ProducerQueries queries;
+    std::vector<Entry> taken;  // reused from flush to flush
   };
 
   State(std::shared_ptr<ConnectionPool> pool_in, DBSettings db_in,
@@ -78,8 +81,13 @@ struct BatchingProducer::State {
         observer_holder(std::move(observer_in)),
         observer(observer_holder ? observer_holder.get() : &pool->observer()) {}
 
+  // Waits for room for `n` jobs and queues them as one call (under `lock`).
+  template <typename Fill>
+  void Queue(std::unique_lock<std::mutex>& lock, std::size_t n, Fill fill);
   void Run(Flusher& flusher);
-  void Write(Flusher& flusher, std::vector<Unit>& units);
+  bool DueNow(SteadyClock::time_point& due) const;
+  void Take(std::vector<Entry>& taken);
+  void Write(Flusher& flusher, std::vector<Entry>& taken);
   void RunStatement(Flusher& flusher, std::vector<InFlight>& jobs, bool may_retry);
 
   const std::shared_ptr<ConnectionPool> pool;
@@ -92,10 +100,11 @@ struct BatchingProducer::State {
   mutable std::mutex mu;            // guards the members below it
   std::condition_variable work_cv;  // flushers: jobs arrived, batch full, Flush, Close
   std::condition_variable room_cv;  // Enqueue: room freed, Close
-  std::deque<Unit> pending;
+  std::deque<Entry> pending;
   std::size_t pending_jobs = 0;
-  std::uint64_t next_seq = 1;
-  std::uint64_t flush_through = 0;  // units up to this seq ignore max_delay
+  std::size_t writing = 0;          // flushes between taking their jobs and settling them
+  std::uint64_t next_call = 1;
+  std::uint64_t flush_through = 0;  // calls up to this one ignore max_delay
   bool closed = false;
 
   std::mutex close_mu;  // serialises Close(); guards threads
@@ -132,57 +141,72 @@ std::size_t BatchingProducer::Pending() const {
   return state_->pending_jobs;
 }
 
+template <typename Fill>
+void BatchingProducer::State::Queue(std::unique_lock<std::mutex>& lock, std::size_t n, Fill fill) {
+  // An empty producer takes any call, so a call larger than max_pending
+  // still gets in (alone).
+  auto room = [&] { return closed || pending_jobs == 0 || pending_jobs + n <= settings.max_pending; };
+  if (!room()) {
+    if (settings.enqueue_timeout.count() <= 0 ||
+        !room_cv.wait_for(lock, settings.enqueue_timeout, room)) {
+      throw ProducerFullError("producer full: " + std::to_string(pending_jobs) +
+                              " jobs pending (max_pending " +
+                              std::to_string(settings.max_pending) + ")");
+    }
+  }
+  if (closed) throw ProducerClosedError("producer is closed");
+  const bool was_empty = pending.empty();
+  fill(SteadyClock::now(), next_call++);
+  pending_jobs += n;
+  observer->OnProducerPending(pending_jobs);
+  if (was_empty || pending_jobs >= settings.max_batch) work_cv.notify_one();
+}
+
 std::future<JobId> BatchingProducer::Enqueue(NewJob job) {
-  std::vector<NewJob> jobs;
-  jobs.push_back(std::move(job));
-  return std::move(Enqueue(std::move(jobs)).front());
+  detail::CheckNewJob(job);
+  State& s = *state_;
+  std::future<JobId> future;
+  std::unique_lock lock(s.mu);
+  s.Queue(lock, 1, [&](SteadyClock::time_point now, std::uint64_t call) {
+    Entry& entry = s.pending.emplace_back();
+    entry.job = std::move(job);
+    entry.queued = now;
+    entry.call = call;
+    future = entry.promise.get_future();
+  });
+  return future;
 }
 
 std::vector<std::future<JobId>> BatchingProducer::Enqueue(std::vector<NewJob> jobs) {
   if (jobs.empty()) return {};
   for (const auto& job : jobs) detail::CheckNewJob(job);
-  Unit unit;
-  unit.promises.resize(jobs.size());
+  State& s = *state_;
   std::vector<std::future<JobId>> futures;
   futures.reserve(jobs.size());
-  for (auto& promise : unit.promises) futures.push_back(promise.get_future());
-  unit.jobs = std::move(jobs);
-  const std::size_t n = unit.jobs.size();
-
-  State& s = *state_;
   std::unique_lock lock(s.mu);
-  // An empty producer takes any call, so a call larger than max_pending
-  // still gets in (alone).
-  auto room = [&] { return s.closed || s.pending_jobs == 0 || s.pending_jobs + n <= s.settings.max_pending; };
-  if (!room()) {
-    if (s.settings.enqueue_timeout.count() <= 0 ||
-        !s.room_cv.wait_for(lock, s.settings.enqueue_timeout, room)) {
-      throw ProducerFullError("producer full: " + std::to_string(s.pending_jobs) +
-                              " jobs pending (max_pending " +
-                              std::to_string(s.settings.max_pending) + ")");
+  s.Queue(lock, jobs.size(), [&](SteadyClock::time_point now, std::uint64_t call) {
+    for (auto& job : jobs) {
+      Entry& entry = s.pending.emplace_back();
+      entry.job = std::move(job);
+      entry.queued = now;
+      entry.call = call;
+      entry.call_jobs = jobs.size();
+      futures.push_back(entry.promise.get_future());
     }
-  }
-  if (s.closed) throw ProducerClosedError("producer is closed");
-  const bool was_empty = s.pending.empty();
-  unit.queued = SteadyClock::now();
-  unit.seq = s.next_seq++;
-  s.pending.push_back(std::move(unit));
-  s.pending_jobs += n;
-  s.observer->OnProducerPending(s.pending_jobs);
-  if (was_empty || s.pending_jobs >= s.settings.max_batch) s.work_cv.notify_one();
+  });
   return futures;
 }
 
 void BatchingProducer::Flush() {
   std::scoped_lock lock(state_->mu);
-  state_->flush_through = state_->next_seq - 1;
+  state_->flush_through = state_->next_call - 1;
   state_->work_cv.notify_all();
 }
 
 void BatchingProducer::Close(ProducerShutdown mode) {
   State& s = *state_;
   std::scoped_lock close_lock(s.close_mu);
-  std::deque<Unit> failed;
+  std::deque<Entry> failed;
   {
     std::scoped_lock lock(s.mu);
     s.closed = true;
@@ -194,15 +218,40 @@ void BatchingProducer::Close(ProducerShutdown mode) {
     s.work_cv.notify_all();
     s.room_cv.notify_all();
   }
-  for (auto& unit : failed) {
-    for (auto& promise : unit.promises) {
-      promise.set_exception(std::make_exception_ptr(
-          ProducerClosedError("producer closed before the job was written")));
-    }
+  for (auto& entry : failed) {
+    entry.promise.set_exception(std::make_exception_ptr(
+        ProducerClosedError("producer closed before the job was written")));
   }
   for (auto& thread : s.threads) {
     if (thread.joinable()) thread.join();
   }
+}
+
+// Whether the pending jobs should go now; if not, `due` is when they should.
+// Called with `mu` held and something pending.
+bool BatchingProducer::State::DueNow(SteadyClock::time_point& due) const {
+  if (closed || pending_jobs >= settings.max_batch || pending.front().call <= flush_through) {
+    return true;
+  }
+  // Group commit: nothing is being written, so nobody would join the jobs
+  // by waiting; jobs that come meanwhile gather for the next flush.
+  if (settings.flush_when_idle && writing == 0) return true;
+  due = pending.front().queued + settings.max_delay;
+  return SteadyClock::now() >= due;
+}
+
+// Moves whole calls, up to max_batch jobs, from `pending` to `taken`; a call
+// larger than that goes alone.
+void BatchingProducer::State::Take(std::vector<Entry>& taken) {
+  while (!pending.empty()) {
+    const std::size_t call_jobs = pending.front().call_jobs;
+    if (!taken.empty() && taken.size() + call_jobs > settings.max_batch) break;
+    for (std::size_t i = 0; i < call_jobs; ++i) {
+      taken.push_back(std::move(pending.front()));
+      pending.pop_front();
+    }
+  }
+  pending_jobs -= taken.size();
 }
 
 void BatchingProducer::State::Run(Flusher& flusher) {
@@ -210,51 +259,39 @@ void BatchingProducer::State::Run(Flusher& flusher) {
   for (;;) {
     work_cv.wait(lock, [&] { return closed || !pending.empty(); });
     if (pending.empty()) return;  // closed and nothing left
-    const bool now = closed || pending_jobs >= settings.max_batch ||
-                     pending.front().seq <= flush_through;
-    if (!now) {
-      const auto due = pending.front().queued + settings.max_delay;
-      if (SteadyClock::now() < due) {
-        work_cv.wait_until(lock, due);
-        continue;  // look again: another flusher may have taken the jobs
-      }
+    SteadyClock::time_point due;
+    if (!DueNow(due)) {
+      work_cv.wait_until(lock, due);
+      continue;  // look again: another flusher may have taken the jobs
     }
-    // Whole units, up to max_batch jobs; a unit larger than that goes alone.
-    std::vector<Unit> units;
-    std::size_t jobs = 0;
-    while (!pending.empty() &&
-           (units.empty() || jobs + pending.front().jobs.size() <= settings.max_batch)) {
-      jobs += pending.front().jobs.size();
-      units.push_back(std::move(pending.front()));
-      pending.pop_front();
-    }
-    pending_jobs -= jobs;
+    Take(flusher.taken);
+    ++writing;
     observer->OnProducerPending(pending_jobs);
     room_cv.notify_all();
     if (!pending.empty()) work_cv.notify_one();  // another flusher can collect the rest
     lock.unlock();
-    Write(flusher, units);
+    Write(flusher, flusher.taken);
+    flusher.taken.clear();
     lock.lock();
+    --writing;
   }
 }
 
-// Sends the units' jobs and settles every promise, whatever happens.
-void BatchingProducer::State::Write(Flusher& flusher, std::vector<Unit>& units) {
+// Sends the jobs and settles every promise, whatever happens.
+void BatchingProducer::State::Write(Flusher& flusher, std::vector<Entry>& taken) {
   std::vector<InFlight> jobs;
+  jobs.reserve(taken.size());
   std::unordered_set<std::string> keys;
-  for (auto& unit : units) {
-    for (std::size_t i = 0; i < unit.jobs.size(); ++i) {
-      auto& job = unit.jobs[i];
-      auto& promise = unit.promises[i];
-      // A repeated key inside one flush would fail the statement (kRaise)
-      // or be decided by the server in no stated order (kSkip): the first
-      // job keeps it, as it would have had the jobs been sent one by one.
-      if (job.dedupe_key && !keys.insert(*job.dedupe_key).second) {
-        promise.set_exception(Duplicate(*job.dedupe_key, "an earlier job of the flush holds it"));
-        continue;
-      }
-      jobs.push_back({std::move(job), &promise});
+  for (auto& entry : taken) {
+    // A repeated key inside one flush would fail the statement (kRaise)
+    // or be decided by the server in no stated order (kSkip): the first
+    // job keeps it, as it would have had the jobs been sent one by one.
+    if (entry.job.dedupe_key && !keys.insert(*entry.job.dedupe_key).second) {
+      entry.promise.set_exception(
+          Duplicate(*entry.job.dedupe_key, "an earlier job of the flush holds it"));
+      continue;
     }
+    jobs.push_back({std::move(entry.job), &entry.promise});
   }
   for (int statement = 1; !jobs.empty(); ++statement) {
     RunStatement(flusher, jobs, statement < kMaxStatementsPerFlush);

@@ -8,7 +8,9 @@ std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettin
   const detail::SqlText sql(settings);
   return {{"claim", sql.dequeue_ungated.text()},
           {"claim_gated", sql.dequeue},
-          {"complete", sql.complete}};
+          {"complete", sql.complete},
+          {"enqueue", sql.enqueue_skip},
+          {"enqueue_raise", sql.enqueue_raise}};
 }
 
 Queries::Queries(Driver& driver, DBSettings settings)

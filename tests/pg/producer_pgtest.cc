@@ -9,6 +9,9 @@
 #include <set>
 #include <thread>
 
+#include <pqxx/connection>
+#include <pqxx/transaction>
+
 #include "pg_fixture.h"
 #include "pgq/batching_producer.h"
 #include "pgq/error.h"
@@ -52,9 +55,17 @@ class ProducerObserver final : public Observer {
   std::vector<std::size_t> pending_;
 };
 
-// A delay no test waits for: flushes happen only when a batch is full, on
-// Flush() or on Close(), so statement counts are exact.
+// A delay no test waits for.
 constexpr std::chrono::microseconds kNever = std::chrono::hours(1);
+
+// Flushes happen only when a batch is full, on Flush() or on Close(), so
+// statement counts are exact.
+BatchingProducerSettings OnlyFullOrAsked() {
+  BatchingProducerSettings s;
+  s.max_delay = kNever;
+  s.flush_when_idle = false;
+  return s;
+}
 
 class ProducerTest : public PgTest {
  protected:
@@ -95,9 +106,8 @@ class ProducerTest : public PgTest {
 TEST_F(ProducerTest, ManyThreadsShareFewStatements) {
   constexpr int kThreads = 64;
   constexpr int kRounds = 10;
-  BatchingProducerSettings s;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   s.max_batch = kThreads;  // a flush starts when every thread has one job pending
-  s.max_delay = kNever;
   auto producer = Make(s);
   std::mutex mu;
   std::set<JobId> ids;
@@ -126,6 +136,7 @@ TEST_F(ProducerTest, MaxDelayFlushesAPartialBatch) {
   BatchingProducerSettings s;
   s.max_batch = 1000;
   s.max_delay = 5ms;
+  s.flush_when_idle = false;
   auto producer = Make(s);
   auto future = producer->Enqueue(Job("alone"));
   ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
@@ -134,9 +145,8 @@ TEST_F(ProducerTest, MaxDelayFlushesAPartialBatch) {
 }
 
 TEST_F(ProducerTest, OneCallTravelsInOneStatementInOrder) {
-  BatchingProducerSettings s;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   s.max_batch = 3;  // smaller than the call: it is sent alone, not split
-  s.max_delay = kNever;
   auto producer = Make(s);
   std::vector<NewJob> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(Job("j" + std::to_string(i)));
@@ -148,13 +158,53 @@ TEST_F(ProducerTest, OneCallTravelsInOneStatementInOrder) {
   EXPECT_EQ(observer_->statements()[0].jobs, 5u);
 }
 
+TEST_F(ProducerTest, AnIdleProducerSendsAJobAtOnce) {
+  BatchingProducerSettings s;  // flush_when_idle by default
+  s.max_delay = kNever;
+  auto producer = Make(s);
+  for (int i = 0; i < 3; ++i) {  // one at a time: each finds no flush being written
+    auto future = producer->Enqueue(Job("alone" + std::to_string(i)));
+    ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
+    EXPECT_GT(future.get(), 0);
+  }
+  const auto statements = observer_->statements();
+  ASSERT_EQ(statements.size(), 3u);
+  for (const auto& st : statements) {
+    EXPECT_EQ(st.jobs, 1u);
+    EXPECT_TRUE(st.ok);
+  }
+}
+
+TEST_F(ProducerTest, JobsArrivingDuringAFlushGatherForTheNextOne) {
+  BatchingProducerSettings s;
+  s.max_delay = kNever;
+  s.flushers = 2;  // an idle flusher does not take them: they wait for the flush in progress
+  auto producer = Make(s);
+  // Holds the first flush inside its INSERT until the transaction ends.
+  pqxx::connection holder(dsn_);
+  pqxx::work tx(holder);
+  tx.exec("LOCK TABLE " + settings().QueueTable() + " IN SHARE MODE");
+  auto first = producer->Enqueue(Job("first"));
+  while (producer->Pending() != 0) std::this_thread::yield();  // taken: its flush is running
+  std::vector<std::future<JobId>> later;
+  for (int i = 0; i < 3; ++i) later.push_back(producer->Enqueue(Job("later" + std::to_string(i))));
+  EXPECT_EQ(producer->Pending(), 3u);
+  EXPECT_EQ(first.wait_for(0s), std::future_status::timeout);
+  tx.abort();
+  EXPECT_GT(first.get(), 0);
+  for (auto& f : later) EXPECT_GT(f.get(), 0);
+  const auto statements = observer_->statements();
+  ASSERT_EQ(statements.size(), 2u);
+  EXPECT_EQ(statements[0].jobs, 1u);
+  EXPECT_EQ(statements[1].jobs, 3u);
+}
+
 // Sends [a, held, b, rep, rep] where a live job holds "held".
 class ConflictTest : public ProducerTest {
  protected:
   std::vector<std::future<JobId>> SendWithConflicts(OnConflict mode) {
     ProducerQueries(admin(), settings()).Enqueue(Job("earlier", "held"));
-    BatchingProducerSettings s;
-    s.max_delay = kNever;
+    BatchingProducerSettings s = OnlyFullOrAsked();
     s.on_conflict = mode;
     producer_ = Make(s);
     std::vector<NewJob> jobs{Job("a"), Job("second", "held"), Job("b"), Job("rep1", "rep"),
@@ -198,9 +248,7 @@ TEST_F(ConflictTest, RaiseSendsTheFlushAgainWithoutTheConflictingJob) {
 }
 
 TEST_F(ProducerTest, AStatementErrorFailsEveryJobOfTheFlush) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
-  auto producer = Make(s);
+  auto producer = Make(OnlyFullOrAsked());
   admin().Execute("DROP TABLE " + settings().QueueTable() + " CASCADE");
   auto futures = producer->Enqueue({Job("x"), Job("y")});
   auto third = producer->Enqueue(Job("z"));
@@ -229,8 +277,7 @@ TEST_F(ProducerTest, InvalidJobsAreRefusedInTheCallersThread) {
 }
 
 TEST_F(ProducerTest, FullProducerRefusesAtOnceOrAfterTheTimeout) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   s.max_pending = 4;
   s.enqueue_timeout = 0ms;
   auto producer = Make(s);
@@ -248,8 +295,7 @@ TEST_F(ProducerTest, FullProducerRefusesAtOnceOrAfterTheTimeout) {
 }
 
 TEST_F(ProducerTest, FullProducerBlocksUntilAFlushMakesRoom) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   s.max_pending = 4;
   s.enqueue_timeout = 60s;
   s.flushers = 1;
@@ -267,8 +313,7 @@ TEST_F(ProducerTest, FullProducerBlocksUntilAFlushMakesRoom) {
 }
 
 TEST_F(ProducerTest, CloseWritesEveryPendingJobThenRefusesNewOnes) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   s.max_batch = 4;
   auto producer = Make(s);
   std::vector<std::future<JobId>> futures;
@@ -286,9 +331,7 @@ TEST_F(ProducerTest, CloseWritesEveryPendingJobThenRefusesNewOnes) {
 }
 
 TEST_F(ProducerTest, CloseWithFailFailsPendingJobsAndWritesNothing) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
-  auto producer = Make(s);
+  auto producer = Make(OnlyFullOrAsked());
   auto futures = producer->Enqueue({Job("a"), Job("b")});
   producer->Close(ProducerShutdown::kFail);
   for (auto& f : futures) EXPECT_THROW(f.get(), ProducerClosedError);
@@ -297,8 +340,7 @@ TEST_F(ProducerTest, CloseWithFailFailsPendingJobsAndWritesNothing) {
 }
 
 TEST_F(ProducerTest, DestructorFlushesPendingJobs) {
-  BatchingProducerSettings s;
-  s.max_delay = kNever;
+  BatchingProducerSettings s = OnlyFullOrAsked();
   std::future<JobId> future;
   {
     auto producer = Make(s);

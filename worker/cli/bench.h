@@ -24,6 +24,11 @@ struct BenchOptions {
   int producers = 1;
   /// Which producers the enqueue strategy measures: per-call | batching | both.
   std::string producer = "both";
+  /// BatchingProducer settings for the enqueue strategy; unset = the
+  /// library's defaults.
+  std::optional<int> flushers;
+  std::optional<double> max_delay_ms;
+  std::optional<bool> flush_when_idle;
   int enqueue_batch = 10;
   long jobs = 100000;
   std::string driver = "pool";  // pool | connection

@@ -19,6 +19,14 @@ void BenchCommand::Register(CLI::App& app) {
   bench->add_option("--producer", options_.producer, "producers to measure (enqueue)")
       ->check(CLI::IsMember({"per-call", "batching", "both"}))
       ->capture_default_str();
+  bench->add_option("--flushers", options_.flushers,
+                    "batching producer's flushers (enqueue; default: the library's)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--max-delay-ms", options_.max_delay_ms,
+                    "batching producer's max_delay (enqueue; default: the library's)")
+      ->check(CLI::NonNegativeNumber);
+  bench->add_option("--flush-when-idle", options_.flush_when_idle,
+                    "batching producer's flush_when_idle, true|false (enqueue; default: the library's)");
   bench->add_option("--enqueue-batch", options_.enqueue_batch, "jobs per enqueue statement")
       ->capture_default_str();
   bench->add_option("--jobs", options_.jobs, "jobs to drain (drain)")->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -21,16 +22,21 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Counts the batching producer's statements (for the mean batch size).
+// Counts the batching producer's statements (for the mean batch size and
+// the mean time from taking a connection to the commit).
 class StatementCounter final : public Observer {
  public:
-  void OnProducerFlush(std::size_t sent, std::chrono::duration<double>, bool ok) override {
+  void OnProducerFlush(std::size_t sent, std::chrono::duration<double> took, bool ok) override {
     if (!ok) return;
+    std::scoped_lock lock(mu);
     ++statements;
     jobs += static_cast<long>(sent);
+    seconds += took.count();
   }
-  std::atomic<long> statements{0};
-  std::atomic<long> jobs{0};
+  std::mutex mu;
+  long statements = 0;
+  long jobs = 0;
+  double seconds = 0;
 };
 
 struct Samples {
@@ -119,7 +125,12 @@ int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
   }
   if (options.producer != "per-call") {
     std::cerr << "enqueue: " << threads << " threads, one BatchingProducer\n";
-    BatchingProducerSettings batching;  // the library's defaults: what users get
+    BatchingProducerSettings batching;  // the library's defaults unless options say otherwise
+    if (options.flushers) batching.flushers = static_cast<std::size_t>(*options.flushers);
+    if (options.max_delay_ms) {
+      batching.max_delay = std::chrono::microseconds(std::llround(*options.max_delay_ms * 1000));
+    }
+    if (options.flush_when_idle) batching.flush_when_idle = *options.flush_when_idle;
     PoolSettings pool;
     pool.min_size = batching.flushers;
     pool.max_size = batching.flushers;
@@ -129,13 +140,17 @@ int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
     auto row = Measure(threads, options.seconds,
                        [&](int) { return [&producer] { producer.Enqueue(BenchJob()).get(); }; });
     producer.Close();
-    row["statements"] = counter->statements.load();
-    row["mean_batch"] = counter->statements > 0 ? static_cast<double>(counter->jobs.load()) /
-                                                      static_cast<double>(counter->statements.load())
-                                                : 0.0;
+    {
+      std::scoped_lock lock(counter->mu);
+      const double statements = static_cast<double>(counter->statements);
+      row["statements"] = counter->statements;
+      row["mean_batch"] = statements > 0 ? static_cast<double>(counter->jobs) / statements : 0.0;
+      row["flush_mean_ms"] = statements > 0 ? 1000 * counter->seconds / statements : 0.0;
+    }
     row["max_batch"] = batching.max_batch;
     row["max_delay_ms"] = std::chrono::duration<double, std::milli>(batching.max_delay).count();
     row["flushers"] = batching.flushers;
+    row["flush_when_idle"] = batching.flush_when_idle;
     result["batching"] = row;
     admin_queries.ClearQueue();
   }

@@ -134,7 +134,7 @@ void SchemaCommands::RegisterSql(CLI::App& app) {
       return kExitOk;
     };
   });
-  sql->add_subcommand("statements", "the claim and completion statements the worker prepares")
+  sql->add_subcommand("statements", "the claim, completion and enqueue statements pgq prepares")
       ->callback([this] {
         action_ = [this] {
           for (const auto& [name, text] : WorkerStatements(globals_.Settings())) {

@@ -7,6 +7,8 @@
 # again and run a job. Prints the measured latencies. About 25 s of wall time.
 # Run by ci/test (PGQ_TEST_DSN, PGQ_BUILD_DIR and the PGQ_PG_* variables set).
 set -euo pipefail
+# shellcheck source=../../ci/lib/ports.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/ci/lib/ports.sh"
 build=${PGQ_BUILD_DIR:?run through ci/test}
 dsn=${PGQ_TEST_DSN:?run through ci/test}
 pg_port=${PGQ_PG_PORT:?run through ci/test}
@@ -23,15 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  while :; do
-    p=$((32768 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-http_port=$(free_port)
-proxy_port=$(free_port)
+http_port=$(PGQ_PORTS_FILE="$work/ports" pgq_free_port)
+proxy_port=$(PGQ_PORTS_FILE="$work/ports" pgq_free_port)
 
 setsid socat "TCP-LISTEN:$proxy_port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$pg_port" &
 proxy=$!

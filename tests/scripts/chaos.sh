@@ -13,6 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../ci/lib/postgres.sh
 source "$root/ci/lib/postgres.sh"
+# shellcheck source=../../ci/lib/ports.sh
+source "$root/ci/lib/ports.sh"
 
 build=${PGQ_BUILD_DIR:?run through ci/test}
 pgq=$build/worker/pgq
@@ -45,16 +47,7 @@ fail() {
   exit 1
 }
 # A loopback port nobody listens on and this suite has not handed out yet.
-free_port() {
-  local port
-  while :; do
-    port=$((32768 + RANDOM % 20000))
-    grep -qx "$port" "$work/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  echo "$port" >>"$work/ports"
-  echo "$port"
-}
+free_port() { PGQ_PORTS_FILE="$work/ports" pgq_free_port; }
 # Waits up to $2 seconds for query $1 to print $3 (polling, no fixed sleeps).
 await_sql() {
   local deadline=$((SECONDS + $2))

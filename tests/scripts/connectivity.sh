@@ -15,6 +15,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../ci/lib/postgres.sh
 source "$root/ci/lib/postgres.sh"
+# shellcheck source=../../ci/lib/ports.sh
+source "$root/ci/lib/ports.sh"
 build=${PGQ_BUILD_DIR:?run through ci/test}
 pgq=$build/worker/pgq
 jobs=${PGQ_CONNECTIVITY_JOBS:-10000}
@@ -115,14 +117,7 @@ expect_refused "no client certificate" "$tls_base sslrootcert=$certs/ca.crt" \
 psql "$plain" -Xq -v ON_ERROR_STOP=1 -v schema=public -f "$root/docs/sql/roles.sql" >/dev/null
 
 # ---- the worker: config error, rotated CA, pgbouncer -----------------------------------------
-free_port() {
-  local p
-  while :; do
-    p=$((32768 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || break
-  done
-  echo "$p"
-}
+free_port() { pgq_free_port; }
 http_port=$(free_port)
 write_config() { # file mode database-yaml
   cat >"$1" <<YAML

@@ -25,6 +25,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 # shellcheck source=ci/lib/image.sh
 source "$root/ci/lib/image.sh"
+# shellcheck source=../../ci/lib/ports.sh
+source "$root/ci/lib/ports.sh"
 
 build_dir=${PGQ_BUILD_DIR:-$root/build}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
@@ -140,7 +142,7 @@ tables=$(psql "$dsn" -X -At -c "SELECT count(*) FROM pg_tables WHERE tablename I
 step "buildah run --user 65532:65532: pgq install created the schema"
 
 # ---- 4. pgq run on a read-only root --------------------------------------------------------
-port=$((20000 + RANDOM % 20000))
+port=$(pgq_free_port)
 pg_port=$(sed -nE 's#.*@[^:/]+:([0-9]+)/.*#\1#p' <<<"$PGQ_TEST_DSN")
 pg_user=$(sed -nE 's#^postgresql://([^@:]+)[@:].*#\1#p' <<<"$PGQ_TEST_DSN")
 mkdir -p "$work/etc-pgq/secrets" "$work/rootfs"

@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../ci/lib/postgres.sh
 source "$root/ci/lib/postgres.sh"
+# shellcheck source=../../ci/lib/ports.sh
+source "$root/ci/lib/ports.sh"
 
 build=${PGQ_BUILD_DIR:?run through ci/test}
 schema="dbdown_$RANDOM$RANDOM"
@@ -19,10 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 # A loopback port nobody answers on.
-while :; do
-  port=$((32768 + RANDOM % 20000))
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
+port=$(pgq_free_port)
 printf '%s\n' "${PGQ_TEST_DSN/@/:$marker@}" >"$work/dsn"
 cat >"$work/config.yaml" <<YAML
 database:

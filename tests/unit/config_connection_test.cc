@@ -20,6 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using config_test::ConfigFilesTest;
 using config_test::LookupIn;
+using config_test::ParseError;
 using config_test::WithEntrypoint;
 using config_test::kEntrypoint;
 using config_test::kMarker;

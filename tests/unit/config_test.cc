@@ -27,20 +27,10 @@ using ::testing::Not;
 using config_test::ConfigFilesTest;
 using config_test::Env;
 using config_test::LookupIn;
+using config_test::ParseError;
 using config_test::WithEntrypoint;
 using config_test::kEntrypoint;
 using config_test::kMarker;
-
-// The what() of the ConfigError that parsing `yaml` throws.
-std::string ParseError(const std::string& yaml, const Env& env = {}) {
-  try {
-    ParseConfig(yaml, "bad.yaml", LookupIn(env));
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
-  return {};
-}
 
 // ---------------------------------------------------------------- bad inputs
 

@@ -29,6 +29,17 @@ inline EnvLookup LookupIn(Env env) {
   };
 }
 
+// The what() of the ConfigError that parsing `yaml` throws.
+inline std::string ParseError(const std::string& yaml, const Env& env = {}) {
+  try {
+    ParseConfig(yaml, "bad.yaml", LookupIn(env));
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "expected a ConfigError for:\n" << yaml;
+  return {};
+}
+
 constexpr const char* kMarker = "S3cr3t-Marker-42";
 
 // A minimal valid tail: every config needs at least one entrypoint.

@@ -95,6 +95,7 @@ void AppendEndpoint(std::string& out, const DatabaseEndpoint& e, const std::set<
 std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds statement_timeout) {
   std::string out;
   std::set<std::string> seen;
+  std::string startup_options;  // a DSN's own `options`, kept
   if (db.dsn_file) {
     const std::string dsn = TrimTrailingSpace(ReadSecretForConnect("dsn_file", *db.dsn_file));
     auto options = detail::ParseConninfo(dsn);
@@ -102,7 +103,6 @@ std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds st
       throw ConnectionError("database.dsn_file: " + *db.dsn_file +
                             ": not a valid libpq connection string or URI");
     }
-    std::string startup_options;
     for (const auto& [key, value] : *options) {
       if (key == "options") {
         startup_options = value;
@@ -111,8 +111,6 @@ std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds st
       AppendConninfo(out, key, value);
       seen.insert(key);
     }
-    startup_options = WithStatementTimeout(std::move(startup_options), statement_timeout);
-    if (!startup_options.empty()) AppendConninfo(out, "options", startup_options);
   }
   // The DSN wins; the config fills in what it leaves out.
   AppendEndpoint(out, db, seen, "");
@@ -123,11 +121,8 @@ std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds st
     AppendConninfo(out, "connect_timeout", ConnectTimeoutSeconds(*db.connect_timeout));
   }
   AppendTcpSettings(out, db, seen);
-  if (!db.dsn_file) {
-    if (const auto options = WithStatementTimeout({}, statement_timeout); !options.empty()) {
-      AppendConninfo(out, "options", options);
-    }
-  }
+  startup_options = WithStatementTimeout(std::move(startup_options), statement_timeout);
+  if (!startup_options.empty()) AppendConninfo(out, "options", startup_options);
   return out;
 }
 

@@ -1,6 +1,9 @@
 // The pgq command line, run as a subprocess against the test database.
 
+#include <fstream>
+
 #include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
 
 #include "pg_fixture.h"
 #include "pgq/version.h"
@@ -88,6 +91,33 @@ TEST_F(CliTest, VersionPrintsTheLibraryVersion) {
   auto version = RunCommand(std::string(PGQ_BINARY) + " --version");
   EXPECT_EQ(version.exit_code, 0) << version.output;
   EXPECT_EQ(version.output, std::string(Version()) + "\n");
+}
+
+// `pgq bench --strategy enqueue` counts only jobs whose ids came back: every
+// one of them has its `queued` log row (the bench empties the queue table
+// afterwards, the log keeps them), and --outstanding reaches the producer.
+TEST_F(CliTest, EnqueueBenchCountsCommittedJobs) {
+  Install();
+  const std::string json = ::testing::TempDir() + "/enqueue-bench.json";
+  auto run = RunCommand(Pgq("bench --strategy enqueue --producer batching --producers 3 "
+                            "--outstanding 4 --max-batch 5 --time 0.5 --json " + json));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::ifstream in(json);
+  const auto result = nlohmann::json::parse(in);
+  const auto& batching = result.at("batching");
+  const long jobs = batching.at("jobs").get<long>();
+  EXPECT_GT(jobs, 0);
+  EXPECT_EQ(batching.at("errors").get<long>(), 0);
+  EXPECT_EQ(batching.at("outstanding").get<int>(), 4);
+  EXPECT_EQ(batching.at("max_batch").get<int>(), 5);
+  EXPECT_LE(batching.at("mean_batch").get<double>(), 5.0);
+  EXPECT_GT(batching.at("process_cpu_us_per_job").get<double>(), 0.0);
+  EXPECT_GT(batching.at("context_switches_per_job").get<double>(), 0.0);
+  EXPECT_FALSE(result.contains("per_call"));
+  EXPECT_GE(Count("SELECT count(*) FROM " + settings().LogTable() +
+                  " WHERE status = 'queued' AND entrypoint = 'bench'"),
+            jobs);
+  EXPECT_EQ(Count("SELECT count(*) FROM " + settings().QueueTable()), 0);
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ struct BenchOptions {
   std::optional<int> flushers;
   std::optional<double> max_delay_ms;
   std::optional<bool> flush_when_idle;
+  std::optional<int> max_batch;
+  /// Enqueue calls each thread keeps in flight before waiting for their ids
+  /// (enqueue, batching producer only).
+  int outstanding = 1;
   int enqueue_batch = 10;
   long jobs = 100000;
   std::string driver = "pool";  // pool | connection

@@ -27,6 +27,14 @@ void BenchCommand::Register(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   bench->add_option("--flush-when-idle", options_.flush_when_idle,
                     "batching producer's flush_when_idle, true|false (enqueue; default: the library's)");
+  bench->add_option("--max-batch", options_.max_batch,
+                    "batching producer's max_batch (enqueue; default: the library's)")
+      ->check(CLI::PositiveNumber);
+  bench->add_option("--outstanding", options_.outstanding,
+                    "enqueue calls each thread keeps in flight before waiting for their ids "
+                    "(enqueue, batching producer)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   bench->add_option("--enqueue-batch", options_.enqueue_batch, "jobs per enqueue statement")
       ->capture_default_str();
   bench->add_option("--jobs", options_.jobs, "jobs to drain (drain)")->capture_default_str();

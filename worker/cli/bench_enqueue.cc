@@ -9,6 +9,9 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <utility>
+
+#include <sys/resource.h>
 
 #include <nlohmann/json.hpp>
 
@@ -41,12 +44,26 @@ class StatementCounter final : public Observer {
 
 struct Samples {
   std::mutex mu;
-  std::vector<double> ms;  // one per successful call
+  std::vector<double> ms;  // one per committed job
   long errors = 0;
 };
 
-// Runs `threads` threads calling `enqueue_one` (which returns once the job
-// committed) until `seconds` passed; returns the result row.
+// CPU time and context switches of the whole process (every thread).
+struct Usage {
+  static Usage Now() {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return {seconds(r.ru_utime) + seconds(r.ru_stime), r.ru_nvcsw + r.ru_nivcsw};
+  }
+  double cpu_seconds;
+  long switches;
+};
+
+// Runs `threads` threads until `seconds` passed, each calling the callable
+// `make_caller(t)` returns; a call enqueues jobs, waits for their ids and
+// appends each job's latency (ms, call to committed id) to its argument.
+// Returns the result row.
 template <typename MakeCaller>
 nlohmann::ordered_json Measure(int threads, double seconds, MakeCaller make_caller) {
   Samples samples;
@@ -61,11 +78,8 @@ nlohmann::ordered_json Measure(int threads, double seconds, MakeCaller make_call
       ++ready;
       ready.notify_all();
       while (!stop.load(std::memory_order_relaxed)) {
-        const auto start = SteadyClock::now();
         try {
-          call();
-          local.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - start)
-                              .count());
+          call(local);
         } catch (const Error&) {
           ++errors;
         }
@@ -77,9 +91,11 @@ nlohmann::ordered_json Measure(int threads, double seconds, MakeCaller make_call
   }
   for (int seen = ready.load(); seen < threads; seen = ready.load()) ready.wait(seen);
   const auto start = SteadyClock::now();
+  const Usage before = Usage::Now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& w : workers) w.join();
+  const Usage after = Usage::Now();
   const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
 
   auto& ms = samples.ms;
@@ -87,6 +103,7 @@ nlohmann::ordered_json Measure(int threads, double seconds, MakeCaller make_call
   auto percentile = [&](double p) {
     return ms.empty() ? 0.0 : ms[static_cast<std::size_t>(p * static_cast<double>(ms.size() - 1))];
   };
+  const double jobs = std::max<double>(1, static_cast<double>(ms.size()));
   nlohmann::ordered_json row;
   row["jobs"] = ms.size();
   row["elapsed"] = elapsed;
@@ -94,7 +111,15 @@ nlohmann::ordered_json Measure(int threads, double seconds, MakeCaller make_call
   row["call_p50_ms"] = percentile(0.50);
   row["call_p99_ms"] = percentile(0.99);
   row["errors"] = samples.errors;
+  // The benchmark process's own cost per job (callers and producer): where
+  // a closed loop of blocked threads spends its time (docs/benchmarks.md).
+  row["process_cpu_us_per_job"] = 1e6 * (after.cpu_seconds - before.cpu_seconds) / jobs;
+  row["context_switches_per_job"] = static_cast<double>(after.switches - before.switches) / jobs;
   return row;
+}
+
+double MsSince(SteadyClock::time_point start) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
 }
 
 NewJob BenchJob() {
@@ -119,7 +144,11 @@ int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
     result["per_call"] = Measure(threads, options.seconds, [&](int) {
       auto driver = std::make_shared<SyncDriver>(dsn);
       auto producer = std::make_shared<ProducerQueries>(*driver, settings);
-      return [driver, producer] { producer->Enqueue(BenchJob()); };
+      return [driver, producer](std::vector<double>& ms) {
+        const auto start = SteadyClock::now();
+        producer->Enqueue(BenchJob());
+        ms.push_back(MsSince(start));
+      };
     });
     admin_queries.ClearQueue();
   }
@@ -131,14 +160,30 @@ int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
       batching.max_delay = std::chrono::microseconds(std::llround(*options.max_delay_ms * 1000));
     }
     if (options.flush_when_idle) batching.flush_when_idle = *options.flush_when_idle;
+    if (options.max_batch) batching.max_batch = static_cast<std::size_t>(*options.max_batch);
+    const int outstanding = std::max(1, options.outstanding);
     PoolSettings pool;
     pool.min_size = batching.flushers;
     pool.max_size = batching.flushers;
     auto counter = std::make_shared<StatementCounter>();
     BatchingProducer producer(ConnectionPool::Create(ConnectionOptions::FromDsn(dsn), pool),
                               settings, batching, counter);
-    auto row = Measure(threads, options.seconds,
-                       [&](int) { return [&producer] { producer.Enqueue(BenchJob()).get(); }; });
+    auto row = Measure(threads, options.seconds, [&](int) {
+      // `outstanding` calls of one job each, then their ids in call order.
+      return [&producer, outstanding,
+              calls = std::vector<std::pair<SteadyClock::time_point, std::future<JobId>>>()](
+                 std::vector<double>& ms) mutable {
+        calls.clear();
+        for (int i = 0; i < outstanding; ++i) {
+          const auto start = SteadyClock::now();
+          calls.emplace_back(start, producer.Enqueue(BenchJob()));
+        }
+        for (auto& [start, future] : calls) {
+          future.get();
+          ms.push_back(MsSince(start));
+        }
+      };
+    });
     producer.Close();
     {
       std::scoped_lock lock(counter->mu);
@@ -151,6 +196,7 @@ int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
     row["max_delay_ms"] = std::chrono::duration<double, std::milli>(batching.max_delay).count();
     row["flushers"] = batching.flushers;
     row["flush_when_idle"] = batching.flush_when_idle;
+    row["outstanding"] = outstanding;
     result["batching"] = row;
     admin_queries.ClearQueue();
   }

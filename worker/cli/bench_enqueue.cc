@@ -1,7 +1,9 @@
 // `pgq bench --strategy enqueue`: producers only. N threads each enqueue one
 // job per call for T seconds, first through one ProducerQueries (own
-// connection) per thread, then through one shared BatchingProducer; reports
-// jobs/s and the enqueue call's latency (call to committed id) per producer.
+// connection) per thread, then through one shared BatchingProducer (each
+// thread making `--outstanding` calls before it waits for their ids); reports
+// jobs/s, each job's latency (call to committed id) and the process's own CPU
+// and context switches per job, per producer.
 
 #include <algorithm>
 #include <atomic>

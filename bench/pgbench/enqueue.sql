@@ -3,9 +3,10 @@
 -- pgqueuer / pgqueuer_log. Without the ON CONFLICT line it is the kRaise variant that
 -- ProducerQueries::Enqueue(job) runs per call: ci/bench deletes that line for its single-row
 -- runs. The six arrays are bound
--- parameters, as pgq binds them: ci/bench passes them as pgbench variables (-D) built for
--- :n jobs of entrypoint "bench" with a 13-byte payload, no delay, no dedupe key and JSON
--- null headers, and runs the script with -M prepared.
+-- parameters, as pgq binds them: ci/bench passes them as pgbench variables (-D) holding the
+-- text pgq binds for :n jobs of `pgq bench`'s job (entrypoint "bench", the 13-byte payload
+-- "enqueue-bench" in hex, and NULL for no delay, no dedupe key and no headers), and runs the
+-- script with -M prepared.
 -- A copy of the "enqueue" statement of `pgq sql statements`; bench/pgbench/check-in-step.sh (run
 -- by ci/test and ci/bench) fails when they drift apart, or when deleting the ON CONFLICT line no
 -- longer gives "enqueue_raise".

@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -81,9 +82,8 @@ struct BatchingProducer::State {
         observer_holder(std::move(observer_in)),
         observer(observer_holder ? observer_holder.get() : &pool->observer()) {}
 
-  // Waits for room for `n` jobs and queues them as one call (under `lock`).
-  template <typename Fill>
-  void Queue(std::unique_lock<std::mutex>& lock, std::size_t n, Fill fill);
+  // Waits for room and queues `entries` as one call.
+  void Queue(std::span<Entry> entries);
   void Run(Flusher& flusher);
   bool DueNow(SteadyClock::time_point& due) const;
   void Take(std::vector<Entry>& taken);
@@ -141,59 +141,63 @@ std::size_t BatchingProducer::Pending() const {
   return state_->pending_jobs;
 }
 
-template <typename Fill>
-void BatchingProducer::State::Queue(std::unique_lock<std::mutex>& lock, std::size_t n, Fill fill) {
-  // An empty producer takes any call, so a call larger than max_pending
-  // still gets in (alone).
-  auto room = [&] { return closed || pending_jobs == 0 || pending_jobs + n <= settings.max_pending; };
-  if (!room()) {
-    if (settings.enqueue_timeout.count() <= 0 ||
-        !room_cv.wait_for(lock, settings.enqueue_timeout, room)) {
-      throw ProducerFullError("producer full: " + std::to_string(pending_jobs) +
-                              " jobs pending (max_pending " +
-                              std::to_string(settings.max_pending) + ")");
+// The entries are built before the lock is taken (a promise allocates), so
+// that many threads enqueueing at once hold `mu` only to append.
+void BatchingProducer::State::Queue(std::span<Entry> entries) {
+  const std::size_t n = entries.size();
+  bool wake = false;
+  {
+    std::unique_lock lock(mu);
+    // An empty producer takes any call, so a call larger than max_pending
+    // still gets in (alone).
+    auto room = [&] {
+      return closed || pending_jobs == 0 || pending_jobs + n <= settings.max_pending;
+    };
+    if (!room()) {
+      if (settings.enqueue_timeout.count() <= 0 ||
+          !room_cv.wait_for(lock, settings.enqueue_timeout, room)) {
+        throw ProducerFullError("producer full: " + std::to_string(pending_jobs) +
+                                " jobs pending (max_pending " +
+                                std::to_string(settings.max_pending) + ")");
+      }
     }
+    if (closed) throw ProducerClosedError("producer is closed");
+    const bool was_empty = pending.empty();
+    const auto now = SteadyClock::now();
+    const std::uint64_t call = next_call++;
+    for (auto& entry : entries) {
+      entry.queued = now;
+      entry.call = call;
+      entry.call_jobs = n;
+      pending.push_back(std::move(entry));
+    }
+    pending_jobs += n;
+    observer->OnProducerPending(pending_jobs);
+    wake = was_empty || pending_jobs >= settings.max_batch;
   }
-  if (closed) throw ProducerClosedError("producer is closed");
-  const bool was_empty = pending.empty();
-  fill(SteadyClock::now(), next_call++);
-  pending_jobs += n;
-  observer->OnProducerPending(pending_jobs);
-  if (was_empty || pending_jobs >= settings.max_batch) work_cv.notify_one();
+  if (wake) work_cv.notify_one();
 }
 
 std::future<JobId> BatchingProducer::Enqueue(NewJob job) {
   detail::CheckNewJob(job);
-  State& s = *state_;
-  std::future<JobId> future;
-  std::unique_lock lock(s.mu);
-  s.Queue(lock, 1, [&](SteadyClock::time_point now, std::uint64_t call) {
-    Entry& entry = s.pending.emplace_back();
-    entry.job = std::move(job);
-    entry.queued = now;
-    entry.call = call;
-    future = entry.promise.get_future();
-  });
+  Entry entry;
+  entry.job = std::move(job);
+  auto future = entry.promise.get_future();
+  state_->Queue({&entry, 1});
   return future;
 }
 
 std::vector<std::future<JobId>> BatchingProducer::Enqueue(std::vector<NewJob> jobs) {
   if (jobs.empty()) return {};
   for (const auto& job : jobs) detail::CheckNewJob(job);
-  State& s = *state_;
+  std::vector<Entry> entries(jobs.size());
   std::vector<std::future<JobId>> futures;
   futures.reserve(jobs.size());
-  std::unique_lock lock(s.mu);
-  s.Queue(lock, jobs.size(), [&](SteadyClock::time_point now, std::uint64_t call) {
-    for (auto& job : jobs) {
-      Entry& entry = s.pending.emplace_back();
-      entry.job = std::move(job);
-      entry.queued = now;
-      entry.call = call;
-      entry.call_jobs = jobs.size();
-      futures.push_back(entry.promise.get_future());
-    }
-  });
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    entries[i].job = std::move(jobs[i]);
+    futures.push_back(entries[i].promise.get_future());
+  }
+  state_->Queue(entries);
   return futures;
 }
 

@@ -220,7 +220,7 @@ for (const threads of enqueueThreads) {
   row(
     workload,
     `pgq BatchingProducer (${config}); ${callMs(b)}; ${b.mean_batch?.toFixed(1) ?? '?'} jobs per statement`,
-    fmt(b.rate),
+    fmt(b.rate) + spread(r),
     `${times(x)} per call`,
     target ? '≥ 5× per call' : '',
     target ? met(x, 5) : '',
@@ -250,7 +250,7 @@ for (const threads of enqueueThreads) {
   } else {
     const own = load('pgbench-enqueue-own-t64-o4');
     row(workload, `pgq BatchingProducer (defaults); ${callMs(b)}; ${b.mean_batch?.toFixed(1) ?? '?'} jobs per ` +
-        `statement; against pgbench at its own shape (batch ${own?.batch ?? '?'}, 1 client)`, fmt(b.rate),
+        `statement; against pgbench at its own shape (batch ${own?.batch ?? '?'}, 1 client)`, fmt(b.rate) + spread(r),
       `${times(ratio(b.rate, rate(own)))} of it`, '', '');
   }
 }
@@ -260,7 +260,7 @@ for (const threads of enqueueThreads) {
   row('Limit, enqueue', `pgbench: pgq's enqueue statement (per call's variant), 1 job, ${threads} client${threads === 1 ? '' : 's'}`, value(r), '', '', '');
 }
 const ownShapes = readdirSync(dir)
-  .map((f) => /^pgbench-enqueue-own-(.+)\.json$/.exec(f)?.[1])
+  .map((f) => /^pgbench-enqueue-own-([^.]+)\.json$/.exec(f)?.[1])
   .filter(Boolean)
   .map((tag) => load(`pgbench-enqueue-own-${tag}`) && [load(`pgbench-enqueue-own-${tag}`), `batch ${load(`pgbench-enqueue-own-${tag}`).batch ?? "?"}, 1 client (the shape of ${tag})`])
   .filter(Boolean);

@@ -1,4 +1,4 @@
--- Pre-fills the queue for claim_complete.sql: :jobs queued no-op jobs of entrypoint 'bench'
+-- Pre-fills the queue for script.sh's claim_complete: :jobs queued no-op jobs of entrypoint 'bench'
 -- with a `queued` log row each, as pgq's enqueue statement leaves them (empty payload,
 -- priority 0, eligible now). psql -v jobs=N -f fill.sql, on a freshly installed schema.
 \set ON_ERROR_STOP on

@@ -31,8 +31,8 @@ std::vector<Job> JobQueries::Dequeue(const ClaimRequest& request) {
   const bool limited = std::any_of(limits.begin(), limits.end(), [](auto l) { return l > 0; });
   Driver& driver = context_->driver();
   if (!limited && !request.worker_cap) {
-    // All but the worker id written in as literals (see ClaimStatement in
-    // statements.cc); the text stays the same for the whole run.
+    // All but the worker id written in as literals (see sql/claim.sql); the
+    // text stays the same for the whole run.
     const std::string sql = context_->sql.dequeue_ungated.Render(
         {{"batch", std::to_string(request.batch_size)},
          {"heartbeat_timeout",

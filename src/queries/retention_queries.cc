@@ -1,28 +1,7 @@
 // Pruning of the log and statistics tables, and the size of each table.
-//
-// A batch is one simple-protocol query string: two SET LOCALs and one
-// statement. PostgreSQL runs such a string as one implicit transaction, so
-// the timeouts hold for that batch only and nothing is left on the session
-// (a pooled connection goes back as it came). The values are numbers and
-// intervals we render ourselves, written in as literals: the simple protocol
-// takes no parameters.
-//
-// Which log rows may go (see docs/operations.md#what-pgq-prunes):
-//   - older than the cutoff;
-//   - aggregated: rolled into statistics already, so statistics stay exact
-//     (aggregation flips `aggregated` to TRUE in the same statement that adds
-//     the counts, under PgQueuer's lock; a row read as aggregated here has
-//     been counted);
-//   - of a job no longer in the queue table: the job finished (successful,
-//     exception, canceled or deleted). Queued, picked and held (`failed`)
-//     jobs keep every log row, whatever their age.
-// The log is walked along its `created` index with a (created, id) cursor,
-// so rows that must stay are read once per run, not once per batch.
-//
-// Statistics have no index on `created` alone, but their unique index is on
-// (priority, second, ...): for each distinct priority the old seconds are one
-// index range. A batch deletes up to `batch` of them; the run goes on until a
-// batch deletes fewer. A dry run counts them all in one statement.
+// The statements, and why they are shaped as they are, are in
+// src/queries/sql/prune_*.sql, table_sizes.sql and unaggregated_log_rows.sql.
+// Which log rows may go: docs/operations.md#what-pgq-prunes.
 
 #include "pgq/retention.h"
 
@@ -33,6 +12,7 @@
 #include <vector>
 
 #include "pgq/error.h"
+#include "queries/sql_files.h"
 #include "sql/literals.h"
 #include "sql/statement_template.h"
 
@@ -40,119 +20,15 @@ namespace pgq {
 namespace detail {
 
 struct RetentionSql {
-  explicit RetentionSql(const DBSettings& s);
-  StatementTemplate log_batch, log_batch_dry, statistics_batch, statistics_batch_dry;
+  explicit RetentionSql(const DBSettings& s)
+      : log_batch(SqlTemplate("prune_log_batch", s)),
+        statistics_batch(SqlTemplate("prune_statistics_batch", s)),
+        statistics_count(SqlTemplate("prune_statistics_count", s)),
+        table_sizes(SqlStatement("table_sizes", s)),
+        unaggregated(SqlStatement("unaggregated_log_rows", s)) {}
+  StatementTemplate log_batch, statistics_batch, statistics_count;
   std::string table_sizes, unaggregated;
 };
-
-namespace {
-
-// The fleet-wide prune lock: two-key space (apart from PgQueuer's one-key
-// aggregation lock), keyed by the qualified log table like the ANALYZE lock
-// is keyed by the queue table.
-std::string Guard(const DBSettings& s, bool recursive = false) {
-  return std::string(recursive ? "WITH RECURSIVE" : "WITH") + " guard AS MATERIALIZED (\n"
-         "    SELECT pg_try_advisory_xact_lock(hashtext(" +
-         QuoteLiteral(s.LogTable()) +
-         "), hashtext('pgq prune')) AS won\n)";
-}
-
-constexpr const char* kTimeouts =
-    "SET LOCAL lock_timeout = {lock_timeout_ms};\n"
-    "SET LOCAL statement_timeout = {statement_timeout_ms};\n";
-
-std::string LogBatch(const DBSettings& s, bool dry) {
-  const std::string log = s.LogTable();
-  const std::string removed =
-      dry ? "removed AS (SELECT id FROM doomed)"
-          : "removed AS (\n    DELETE FROM " + log +
-                " AS l USING doomed d WHERE l.id = d.id RETURNING l.id\n)";
-  return std::string(kTimeouts) + Guard(s) +
-         ", scanned AS MATERIALIZED (\n"
-         "    SELECT id, created, job_id, aggregated FROM " + log +
-         "\n    WHERE (SELECT won FROM guard)\n"
-         "      AND created < NOW() - {older_than}::interval\n"
-         "      AND created >= {after}::timestamptz\n"
-         "      AND (created > {after}::timestamptz OR id > {after_id})\n"
-         "    ORDER BY created, id LIMIT {batch}\n"
-         "), doomed AS (\n"
-         "    SELECT s.id FROM scanned s\n"
-         "    WHERE s.aggregated\n"
-         "      AND NOT EXISTS (SELECT 1 FROM " + s.QueueTable() +
-         " q WHERE q.id = s.job_id)\n"
-         "), " + removed +
-         "\nSELECT (SELECT won FROM guard) AS won,\n"
-         "       (SELECT count(*) FROM scanned) AS scanned,\n"
-         "       (SELECT count(*) FROM removed) AS removed,\n"
-         "       last.created_us, last.id AS last_id\n"
-         "FROM (SELECT 1) AS one LEFT JOIN LATERAL (\n"
-         "    SELECT (EXTRACT(EPOCH FROM created) * 1000000)::bigint AS created_us, id\n"
-         "    FROM scanned ORDER BY created DESC, id DESC LIMIT 1\n"
-         ") last ON TRUE";
-}
-
-std::string StatisticsBatch(const DBSettings& s, bool dry) {
-  const std::string stats = s.StatisticsTable();
-  // The same expression as the unique index, so that (priority, second) is
-  // an index range for each priority.
-  const std::string old_enough = "DATE_TRUNC('sec', t.created AT TIME ZONE 'UTC') < "
-                                 "(NOW() - {older_than}::interval) AT TIME ZONE 'UTC'";
-  // The distinct priorities, one index probe each (a loose index scan).
-  std::string sql = std::string(kTimeouts) + Guard(s, /*recursive=*/true) +
-                    ", priorities AS (\n"
-                    "    SELECT (SELECT min(priority) FROM " + stats +
-                    ") AS v WHERE (SELECT won FROM guard)\n"
-                    "    UNION ALL\n"
-                    "    SELECT (SELECT min(priority) FROM " + stats +
-                    " WHERE priority > p.v) FROM priorities p WHERE p.v IS NOT NULL\n)";
-  if (dry) {
-    return sql +
-           "\nSELECT (SELECT won FROM guard) AS won, COALESCE(sum(c.n), 0) AS removed\n"
-           "FROM priorities p CROSS JOIN LATERAL (\n"
-           "    SELECT count(*) AS n FROM " + stats + " t WHERE t.priority = p.v AND " +
-           old_enough + "\n) c WHERE p.v IS NOT NULL";
-  }
-  return sql +
-         ", doomed AS MATERIALIZED (\n"
-         "    SELECT o.id FROM priorities p CROSS JOIN LATERAL (\n"
-         "        SELECT t.id FROM " + stats + " t WHERE t.priority = p.v AND " + old_enough +
-         "\n        LIMIT {batch}\n"
-         "    ) o WHERE p.v IS NOT NULL LIMIT {batch}\n"
-         "), removed AS (\n"
-         "    DELETE FROM " + stats + " AS t USING doomed d WHERE t.id = d.id RETURNING t.id\n"
-         ")\n"
-         "SELECT (SELECT won FROM guard) AS won, (SELECT count(*) FROM removed) AS removed";
-}
-
-}  // namespace
-
-RetentionSql::RetentionSql(const DBSettings& s)
-    : log_batch(LogBatch(s, false)),
-      log_batch_dry(LogBatch(s, true)),
-      statistics_batch(StatisticsBatch(s, false)),
-      statistics_batch_dry(StatisticsBatch(s, true)) {
-  std::string tables;
-  const std::pair<const char*, std::string> named[] = {{"queue", s.QueueTable()},
-                                                       {"log", s.LogTable()},
-                                                       {"statistics", s.StatisticsTable()},
-                                                       {"schedules", s.SchedulesTable()}};
-  int ord = 0;
-  for (const auto& [name, table] : named) {
-    tables += std::string(ord ? ",\n       " : "") + "(" + std::to_string(ord) + ", '" + name +
-              "', to_regclass(" + QuoteLiteral(table) + "))";
-    ++ord;
-  }
-  // reltuples is -1 before the first VACUUM or ANALYZE: reported as 0.
-  table_sizes =
-      "SELECT n.name, greatest(COALESCE(c.reltuples, 0), 0)::bigint AS estimated_rows,\n"
-      "       COALESCE(pg_total_relation_size(c.oid), 0) AS bytes\n"
-      "FROM (VALUES " + tables +
-      ") AS n(ord, name, rel)\n"
-      "LEFT JOIN pg_class c ON c.oid = n.rel ORDER BY n.ord";
-  // Served by the log's partial index on NOT aggregated.
-  unaggregated = "SELECT count(*) AS n FROM (SELECT 1 FROM " + s.LogTable() +
-                 " WHERE NOT aggregated LIMIT $1::bigint) AS pending";
-}
 
 }  // namespace detail
 
@@ -203,6 +79,7 @@ PruneReport RetentionQueries::Prune(const RetentionPolicy& policy) {
       {"lock_timeout_ms", Millis(policy.lock_timeout)},
       {"statement_timeout_ms", Millis(policy.statement_timeout)}};
   const std::string batch = std::to_string(policy.batch);
+  const std::string dry_run = policy.dry_run ? "TRUE" : "FALSE";
   auto with = [&](std::vector<std::pair<std::string_view, std::string>> more) {
     more.insert(more.end(), common.begin(), common.end());
     return more;
@@ -220,7 +97,7 @@ PruneReport RetentionQueries::Prune(const RetentionPolicy& policy) {
   bool done = true;
 
   if (policy.log_older_than.count() > 0) {
-    const auto& statement = policy.dry_run ? sql_->log_batch_dry : sql_->log_batch;
+    const auto& statement = sql_->log_batch;
     const std::string older_than =
         detail::QuoteLiteral(detail::IntervalLiteral(policy.log_older_than));
     std::string after = "'-infinity'";
@@ -233,7 +110,8 @@ PruneReport RetentionQueries::Prune(const RetentionPolicy& policy) {
       const Batch b = RunLogBatch(executor_, statement.Render(with({{"older_than", older_than},
                                                                     {"after", after},
                                                                     {"after_id", after_id},
-                                                                    {"batch", batch}})));
+                                                                    {"batch", batch},
+                                                                    {"dry_run", dry_run}})));
       if (!account(b)) {
         report.took = SteadyClock::now() - start;
         return report;
@@ -247,7 +125,7 @@ PruneReport RetentionQueries::Prune(const RetentionPolicy& policy) {
 
   if (done && policy.statistics_older_than.count() > 0) {
     const auto& statement =
-        policy.dry_run ? sql_->statistics_batch_dry : sql_->statistics_batch;
+        policy.dry_run ? sql_->statistics_count : sql_->statistics_batch;
     const std::string older_than =
         detail::QuoteLiteral(detail::IntervalLiteral(policy.statistics_older_than));
     for (;;) {

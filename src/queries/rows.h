@@ -1,5 +1,5 @@
 #pragma once
-// Result rows to values: the select lists of statements.cc read back.
+// Result rows to values: the select lists of sql/*.sql read back.
 
 #include <vector>
 

@@ -1,6 +1,7 @@
 #pragma once
-// Every statement the queries run, rendered once for a DBSettings. Internal
-// to pgq_core; the concern classes share one through their QueryContext.
+// Every statement the queries run (src/queries/sql/*.sql), rendered once
+// for a DBSettings. Internal to pgq_core; the concern classes share one
+// through their QueryContext.
 
 #include <string>
 
@@ -8,7 +9,6 @@
 #include "sql/statement_template.h"
 
 namespace pgq::detail {
-
 
 // Every statement the queries run, rendered once for a DBSettings.
 struct SqlText {
@@ -23,8 +23,8 @@ struct SqlText {
       truncate_log;
   std::string insert_schedules, fetch_schedules, schedules_queued, schedule_heartbeat,
       peek_schedules, delete_schedules, truncate_schedules, delete_schedules_named;
-  /// The ungated claim: {batch}, {entrypoints} and {heartbeat_timeout} are
-  /// written in as literals per claim (see ClaimStatement in statements.cc).
+  /// The ungated claim (sql/claim.sql): {batch}, {entrypoints} and
+  /// {heartbeat_timeout} are written in as literals per claim.
   StatementTemplate dequeue_ungated;
   /// A DO block takes no parameters: {min_changes} is written in.
   StatementTemplate analyze_queue;

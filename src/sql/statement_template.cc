@@ -35,32 +35,59 @@ StatementTemplate::StatementTemplate(std::string text) : text_(std::move(text)) 
   }
 }
 
-std::string StatementTemplate::Render(
-    const std::vector<std::pair<std::string_view, std::string>>& values) const {
-  const auto find = [&](std::string_view name) {
-    return std::find_if(values.begin(), values.end(),
-                        [&](const auto& v) { return v.first == name; });
-  };
+template <typename ValueOf>
+std::string StatementTemplate::Substitute(ValueOf value_of) const {
+  std::string out;
+  out.reserve(text_.size() + 256);
+  std::size_t copied = 0;
+  for (const Hole& hole : holes_) {
+    const std::string* value = value_of(hole);
+    if (value == nullptr) continue;
+    out.append(text_, copied, hole.offset - copied);
+    out += *value;
+    copied = hole.offset + hole.length;
+  }
+  out.append(text_, copied, std::string::npos);
+  return out;
+}
+
+namespace {
+
+using Values = std::vector<std::pair<std::string_view, std::string>>;
+
+const std::string* Find(const Values& values, std::string_view name) {
+  const auto it = std::find_if(values.begin(), values.end(),
+                               [&](const auto& v) { return v.first == name; });
+  return it == values.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+std::string StatementTemplate::Render(const Values& values) const {
   for (const auto& [name, value] : values) {
     const bool used = std::any_of(holes_.begin(), holes_.end(),
                                   [&, &name = name](const Hole& h) { return h.name == name; });
     if (!used)
       throw LogicError("statement template has no placeholder {" + std::string(name) + "}");
   }
-  std::string out;
-  out.reserve(text_.size() + 256);
-  std::size_t copied = 0;
-  for (const Hole& hole : holes_) {
-    const auto value = find(hole.name);
-    if (value == values.end()) {
+  return Substitute([&](const Hole& hole) {
+    const std::string* value = Find(values, hole.name);
+    if (value == nullptr) {
       throw LogicError("statement template placeholder {" + hole.name + "} has no value");
     }
-    out.append(text_, copied, hole.offset - copied);
-    out += value->second;
-    copied = hole.offset + hole.length;
-  }
-  out.append(text_, copied, std::string::npos);
-  return out;
+    return value;
+  });
+}
+
+StatementTemplate StatementTemplate::Fill(const Values& values) const {
+  return StatementTemplate(Substitute([&](const Hole& hole) { return Find(values, hole.name); }));
+}
+
+std::vector<std::string> StatementTemplate::placeholders() const {
+  std::vector<std::string> names;
+  names.reserve(holes_.size());
+  for (const Hole& hole : holes_) names.push_back(hole.name);
+  return names;
 }
 
 }  // namespace pgq::detail

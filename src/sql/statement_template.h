@@ -23,6 +23,14 @@ class StatementTemplate {
   /// without a placeholder.
   std::string Render(const std::vector<std::pair<std::string_view, std::string>>& values) const;
 
+  /// A template with the placeholders named in `values` filled in and every
+  /// other one kept, for values known before the per-call ones (object
+  /// names, once per DBSettings). Values without a placeholder are ignored.
+  StatementTemplate Fill(const std::vector<std::pair<std::string_view, std::string>>& values) const;
+
+  /// The names of the placeholders left, in text order (repeats included).
+  std::vector<std::string> placeholders() const;
+
   /// The template as written, placeholders included.
   const std::string& text() const noexcept { return text_; }
 
@@ -32,6 +40,10 @@ class StatementTemplate {
     std::size_t length = 0;
     std::string name;
   };
+
+  // Copies the text with the holes `value_of` gives a value for replaced.
+  template <typename ValueOf>
+  std::string Substitute(ValueOf value_of) const;
 
   std::string text_;
   std::vector<Hole> holes_;  // in text order

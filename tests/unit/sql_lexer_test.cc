@@ -142,5 +142,15 @@ TEST(StatementTemplateTest, MissingOrUnusedNamesAreLogicErrors) {
   EXPECT_EQ(StatementTemplate("SELECT 1").Render({}), "SELECT 1");
 }
 
+TEST(StatementTemplateTest, FillKeepsThePlaceholdersItHasNoValueFor) {
+  const StatementTemplate t("SELECT {a}, {b}, '{a}', {a}");
+  const StatementTemplate filled = t.Fill({{"a", "x.\"{b}\""}, {"unused", "1"}});
+  EXPECT_EQ(filled.text(), "SELECT x.\"{b}\", {b}, '{a}', x.\"{b}\"");
+  // A value's text is never a placeholder: only the template's own {b} is.
+  EXPECT_THAT(filled.placeholders(), ElementsAre("b"));
+  EXPECT_EQ(filled.Render({{"b", "2"}}), "SELECT x.\"{b}\", 2, '{a}', x.\"{b}\"");
+  EXPECT_THAT(t.placeholders(), ElementsAre("a", "b", "a"));
+}
+
 }  // namespace
 }  // namespace pgq

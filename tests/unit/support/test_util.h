@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
 #include <exception>
 #include <string>
 #include <thread>
 
 #include "pgq/error.h"
+#include "pgq/runtime.h"
 
 namespace pgq::testing_util {
 
@@ -37,6 +39,19 @@ bool Eventually(Condition condition, std::chrono::milliseconds timeout = std::ch
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+/// A fixed UTC instant (never the wall clock).
+inline Clock::time_point At(int year, int month, int day, int hour = 0, int minute = 0,
+                            int second = 0) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return Clock::from_time_t(timegm(&tm));
 }
 
 }  // namespace pgq::testing_util

@@ -6,7 +6,7 @@ function(pgq_embed_sql target dir)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
   list(SORT sql_files)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/embedded_sql.cc)
-  add_executable(pgq_embed_sql ${PROJECT_SOURCE_DIR}/tools/embed_sql.cc)
+  add_executable(pgq_embed_sql ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/embed_sql.cc)
   set_target_properties(pgq_embed_sql PROPERTIES CXX_STANDARD 20)
   add_custom_command(
     OUTPUT ${out}

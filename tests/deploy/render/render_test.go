@@ -154,6 +154,23 @@ func TestHelmFunctionsAndMessages(t *testing.T) {
 	}
 }
 
+// The chart keeps its helpers in several _*.tpl files that call one another: every one is
+// loaded (and none is rendered as a manifest), whatever its name sorts after.
+func TestHelpersFromEveryPartial(t *testing.T) {
+	c := writeChart(t, map[string]string{
+		"_names.tpl":    `{{- define "demo.name" -}}n-{{ include "demo.suffix" . }}{{- end -}}`,
+		"_z_suffix.tpl": `{{- define "demo.suffix" -}}{{ .Release.Name }}{{- end -}}`,
+		"cm.yaml":       `name: {{ include "demo.name" . }}`,
+	})
+	out, err := render(t, c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].Content != "name: n-r" {
+		t.Errorf("want one document \"name: n-r\", got %+v", out)
+	}
+}
+
 func TestSchemaErrorsNameTheKey(t *testing.T) {
 	schema := []byte(`{"type": "object", "additionalProperties": false,
 		"properties": {"replicas": {"type": "integer", "minimum": 0}}}`)

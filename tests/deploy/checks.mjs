@@ -1,4 +1,4 @@
-// Consistency checks on the chart's own files (tests/scripts/deploy.sh runs these).
+// Consistency checks on the chart's own files (tests/scripts/deploy_*.sh run these).
 // YAML inputs arrive as JSON from `pgq-render yaml2json` (an array of {source, object}).
 //
 //   node checks.mjs values VALUES.json SCHEMA.json VALUES.yaml

@@ -1,4 +1,4 @@
-// Validate rendered Kubernetes objects offline (tests/scripts/deploy.sh runs this).
+// Validate rendered Kubernetes objects offline (tests/scripts/deploy_contract.sh runs this).
 //
 //   node validate.mjs [options] OBJECTS.json...
 //

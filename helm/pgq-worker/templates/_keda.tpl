@@ -77,7 +77,7 @@ every picked job, running or stranded by a dead worker whose heartbeat went stal
 fleet is not scaled down under its running jobs and a stranded job wakes a fleet at zero.
 Only the group's entrypoints (config.entrypoints) unless autoscaling.keda.filterEntrypoints is
 false. Each half reads a partial index (queued: <prefix>pgqueuer_ep_ea_idx; picked:
-<prefix>pgqueuer_updated_id_id1_idx); tests/scripts/deploy.sh checks the count and the plan.
+<prefix>pgqueuer_updated_id_id1_idx); tests/scripts/deploy_keda.sh checks the count and the plan.
 */}}
 {{- define "pgq-worker.kedaQuery" -}}
 {{- $keda := .Values.autoscaling.keda -}}

@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: five small independent checks (values, dashboard, alert-tests, worker-config, job-layout) behind one CLI, one section each.
 // Consistency checks on the chart's own files (tests/scripts/deploy_*.sh run these).
 // YAML inputs arrive as JSON from `pgq-render yaml2json` (an array of {source, object}).
 //

@@ -227,7 +227,11 @@ deploy_chart_objects() {
 # objects go to $out/objects/kustomize-NAME.json.
 deploy_kustomize_objects() {
   local report=${1#quiet} dir name rel overlays=()
-  need "kustomize overlays (operator-manifests/)" kubectl || return 1
+  if ! have kubectl; then
+    missing kubectl "kustomize overlays (operator-manifests/)" \
+      "not a Debian package and not in ci/deps: install kubectl, which has kustomize built in"
+    return 1
+  fi
   deploy_renderer || return 1
   for dir in operator-manifests/overlays/*/; do
     overlays+=("${dir%/}")

@@ -6,7 +6,7 @@
 #
 # Two stages on Debian bookworm: the build stage compiles the `pgq` binary with Debian's
 # -dev packages (the same ones ci/deps installs); the runtime stage holds only the shared
-# libraries the binary links against (checked against the binary by tests/scripts/deploy.sh)
+# libraries the binary links against (checked against the binary by tests/scripts/deploy_image_static.sh)
 # and the binary. It runs as the numeric non-root user 65532, writes nothing outside /tmp,
 # and so works with a read-only root filesystem.
 

@@ -1,10 +1,14 @@
-// Consistency checks on the chart's own files (tests/scripts/deploy.sh runs these).
+// Over 400 lines on purpose: five small independent checks (values, dashboard, alert-tests, worker-config, job-layout) behind one CLI, one section each.
+// Consistency checks on the chart's own files (tests/scripts/deploy_*.sh run these).
 // YAML inputs arrive as JSON from `pgq-render yaml2json` (an array of {source, object}).
 //
 //   node checks.mjs values VALUES.json SCHEMA.json VALUES.yaml
 //       every key of values.yaml has a `## @param` line and every @param names a key;
 //       values.yaml and values.schema.json have the same keys; every schema object that lists
-//       properties forbids others (additionalProperties: false).
+//       properties forbids others (additionalProperties: false); every default in values.yaml
+//       has a type (and enum value) its schema accepts; where a key has both a `## @param`
+//       text and a schema "description", the two are the same text. values.yaml is the
+//       source of the prose: copy a changed @param text into the schema's description.
 //   node checks.mjs dashboard DASHBOARD.json METRICS.txt RULES.json OUT_RULES.json
 //       the Grafana dashboard is well formed (unique ids, panels inside the 24-column grid and
 //       not overlapping, a query on every panel), uses only metric names of the worker
@@ -111,6 +115,53 @@ function schemaPaths(node, root, prefix = "", out = []) {
   return out;
 }
 
+// Raw schema property for a dotted values path (its own description, before any $ref).
+function schemaPropertyAt(root, path) {
+  const keys = path.split(".");
+  const parent = keys.length > 1 ? schemaAt(root, keys.slice(0, -1).join(".")) : root;
+  if (!parent) return null;
+  const candidates = [parent, ...(parent.allOf ?? []), ...(parent.oneOf ?? [])].map((n) => resolve(n, root));
+  return candidates.map((n) => n?.properties?.[keys[keys.length - 1]]).find(Boolean) ?? null;
+}
+
+const jsonTypes = (v) =>
+  v === null ? ["null"] : Array.isArray(v) ? ["array"] : typeof v === "number"
+    ? (Number.isInteger(v) ? ["integer", "number"] : ["number"]) : [typeof v];
+
+// Whether a schema node accepts a value by type, enum and const (formats, patterns and
+// bounds are left to the renderer's full JSON Schema validation of every scenario).
+function accepts(node, v, root) {
+  node = resolve(node, root);
+  if (!node || typeof node !== "object") return true;
+  const same = (a) => JSON.stringify(a) === JSON.stringify(v);
+  if ("const" in node && !same(node.const)) return false;
+  if (node.enum && !node.enum.some(same)) return false;
+  if (node.type && ![node.type].flat().some((t) => jsonTypes(v).includes(t))) return false;
+  if (node.oneOf && !node.oneOf.some((b) => accepts(b, v, root))) return false;
+  if (node.anyOf && !node.anyOf.some((b) => accepts(b, v, root))) return false;
+  if (node.allOf && !node.allOf.every((b) => accepts(b, v, root))) return false;
+  return true;
+}
+
+// "## @param KEY text" plus the prose lines after it ("## more text"), whitespace folded;
+// indented lines (examples), "## ref:", "## e.g." and "## @..." end the text.
+function paramTexts(text) {
+  const lines = text.split("\n");
+  const out = new Map();
+  lines.forEach((line, i) => {
+    const m = line.match(/^\s*## @param (\S+)\s*(.*)$/);
+    if (!m) return;
+    let doc = m[2];
+    for (let j = i + 1; j < lines.length; j++) {
+      const c = lines[j].match(/^\s*## (.*)$/);
+      if (!c || /^(\s|ref:|e\.g\.|@)/.test(c[1])) break;
+      doc += ` ${c[1]}`;
+    }
+    out.set(m[1], doc.replace(/\s+/g, " ").trim());
+  });
+  return out;
+}
+
 function checkValues([valuesJson, schemaFile, valuesYaml]) {
   const values = firstObject(valuesJson);
   const schema = readJSON(schemaFile);
@@ -155,7 +206,26 @@ function checkValues([valuesJson, schemaFile, valuesYaml]) {
     if (!allKeys.has(p)) problems.push(`values.schema.json: ${p} is not in values.yaml`);
   }
   checkAdditional(schema, schema, "");
-  done(`${paths.length} values documented and typed, ${params.size} @param lines`);
+  let typed = 0;
+  for (const p of paths) {
+    const node = schemaAt(schema, p);
+    if (!node) continue; // inside a free-form object: nothing more precise than its parent
+    const v = p.split(".").reduce((o, k) => o?.[k], values);
+    typed++;
+    if (!accepts(node, v, schema)) {
+      problems.push(`values.yaml: the default of ${p} (${JSON.stringify(v)}) is not accepted by its schema (type ${JSON.stringify(node.type ?? "oneOf/anyOf")}${node.enum ? `, one of ${JSON.stringify(node.enum)}` : ""})`);
+    }
+  }
+  let described = 0;
+  for (const [p, doc] of paramTexts(text)) {
+    const prop = allKeys.has(p) ? schemaPropertyAt(schema, p) : null;
+    if (!prop?.description) continue;
+    described++;
+    if (prop.description !== doc) {
+      problems.push(`values.schema.json: the description of ${p} differs from its "## @param" text in values.yaml (the source; copy it over):\n      schema:      ${prop.description}\n      values.yaml: ${doc}`);
+    }
+  }
+  done(`${paths.length} values documented and typed, ${params.size} @param lines, ${typed} defaults match their schema types, ${described} schema descriptions equal their @param text`);
 }
 
 // ---- dashboard ---------------------------------------------------------------------------

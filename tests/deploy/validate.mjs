@@ -1,4 +1,5 @@
-// Validate rendered Kubernetes objects offline (tests/scripts/deploy.sh runs this).
+// Over 400 lines on purpose: the schema validation and the cross-object checks share one index of each rendered set.
+// Validate rendered Kubernetes objects offline (tests/scripts/deploy_contract.sh runs this).
 //
 //   node validate.mjs [options] OBJECTS.json...
 //

@@ -30,6 +30,8 @@
 //	           [--api-versions GROUP/VERSION]... [--strict] [--notes FILE] [--json FILE]
 //	pgq-render unittest CHART [-v]
 //	pgq-render yaml2json [FILE]...        multi-document YAML (or stdin) -> JSON array
+//	pgq-render generate [--check] [ROOT]  rewrite (or, with --check, verify) the deploy files
+//	                                      generated from the chart; see generate.go
 //
 // Exit status: 0 success, 1 rendering or test failure, 2 usage error.
 package main
@@ -53,6 +55,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "usage: pgq-render template CHART [-f VALUES]... [--set K=V]... [options]")
 	fmt.Fprintln(os.Stderr, "       pgq-render unittest CHART [-v]")
 	fmt.Fprintln(os.Stderr, "       pgq-render yaml2json [FILE]...")
+	fmt.Fprintln(os.Stderr, "       pgq-render generate [--check] [ROOT]")
 	os.Exit(2)
 }
 
@@ -84,6 +87,8 @@ func main() {
 		err = cmdUnittest(os.Args[2:])
 	case "yaml2json":
 		err = cmdYAML2JSON(os.Args[2:])
+	case "generate":
+		err = cmdGenerate(os.Args[2:])
 	default:
 		usage()
 	}

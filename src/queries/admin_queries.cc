@@ -1,6 +1,9 @@
 #include "pgq/admin_queries.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "queries/query_context.h"
 #include "sql/literals.h"
@@ -8,6 +11,20 @@
 namespace pgq {
 
 using detail::ArrayLiteral;
+
+namespace {
+
+// NOTE (to move): a plain string until it joins the queue's statements in
+// src/queries/sql/. It names catalogs only, nothing from DBSettings.
+constexpr std::string_view kDefaultIsolationSetting =
+    "SELECT COALESCE((SELECT substring(c FROM '^default_transaction_isolation=(.*)$') "
+    "FROM pg_db_role_setting s, unnest(s.setconfig) AS c "
+    "WHERE s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = "
+    "current_database())) AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = "
+    "current_user)) AND c LIKE 'default_transaction_isolation=%' "
+    "ORDER BY s.setrole DESC, s.setdatabase DESC LIMIT 1), '') AS configured";
+
+}  // namespace
 
 AdminQueries::AdminQueries(std::shared_ptr<const detail::QueryContext> context)
     : context_(std::move(context)) {}
@@ -74,6 +91,13 @@ void AdminQueries::ClearLog(const std::vector<std::string>& entrypoints) {
   } else {
     context_->driver().Execute(context_->sql.delete_log, {ArrayLiteral(entrypoints)});
   }
+}
+
+std::optional<std::string> AdminQueries::DefaultIsolationSetting() {
+  std::string configured =
+      context_->driver().Fetch(kDefaultIsolationSetting).Text(0, "configured");
+  if (configured.empty()) return std::nullopt;
+  return configured;
 }
 
 }  // namespace pgq

@@ -20,6 +20,12 @@ std::string AsciiLower(std::string_view text) {
   return lowered;
 }
 
+std::string JoinReasons(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : "; ") + part;
+  return out;
+}
+
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
 std::string ValidUtf8(std::string_view text) {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgq::worker {
 
@@ -22,6 +23,9 @@ std::string ValidUtf8(std::string_view text);
 /// and secret names are ASCII. The library keeps its own one-liner for its
 /// settings (src/util/ascii.h); four lines do not earn a public header.
 std::string AsciiLower(std::string_view text);
+
+/// The parts with "; " between them ("" for none).
+std::string JoinReasons(const std::vector<std::string>& parts);
 
 /// "message: detail", or "message" when there is no detail.
 std::string WithDetail(std::string message, const std::string& detail);

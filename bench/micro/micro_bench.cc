@@ -21,6 +21,7 @@
 #include "pgq/queries.h"
 #include "pgq/scheduler.h"
 #include "pgq/settings.h"
+#include "pgq/sql_params.h"
 #include "sql/literals.h"
 
 namespace {

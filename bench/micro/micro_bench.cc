@@ -21,6 +21,7 @@
 #include "pgq/queries.h"
 #include "pgq/scheduler.h"
 #include "pgq/settings.h"
+#include "pgq/sql_params.h"
 #include "sql/literals.h"
 
 namespace {
@@ -86,7 +87,7 @@ void BM_ByteaHex(benchmark::State& state) {
   std::string bytes(static_cast<std::size_t>(state.range(0)), '\0');
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 + 7);
   for (auto _ : state) {
-    auto text = pgq::detail::ByteaHex(bytes);
+    auto text = pgq::ByteaHex(bytes);
     benchmark::DoNotOptimize(text);
   }
   state.SetBytesProcessed(state.iterations() * state.range(0));
@@ -96,7 +97,7 @@ BENCHMARK(BM_ByteaHex)->Arg(1024);
 void BM_DecodeBytea(benchmark::State& state) {
   std::string bytes(static_cast<std::size_t>(state.range(0)), '\0');
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 + 7);
-  const std::string hex = pgq::detail::ByteaHex(bytes);
+  const std::string hex = pgq::ByteaHex(bytes);
   for (auto _ : state) {
     auto out = pgq::detail::DecodeBytea(hex);
     benchmark::DoNotOptimize(out);

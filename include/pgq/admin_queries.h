@@ -61,6 +61,14 @@ class AdminQueries {
   void ClearStatistics(const std::vector<std::string>& entrypoints = {});
   void ClearLog(const std::vector<std::string>& entrypoints = {});
 
+  /// The default_transaction_isolation that new connections of the current
+  /// role to the current database would start with because of `ALTER
+  /// DATABASE/ROLE ... SET` (the most specific setting wins: role and
+  /// database, then role, then database, then all); nullopt when none is
+  /// set. Connections opened before such a change do not show it, so a
+  /// readiness check asks the catalog instead of the session.
+  std::optional<std::string> DefaultIsolationSetting();
+
  protected:
   explicit AdminQueries(std::shared_ptr<const detail::QueryContext> context);
 

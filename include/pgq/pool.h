@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pgq/driver.h"
+#include "pgq/error.h"
 #include "pgq/observer.h"
 
 namespace pqxx {
@@ -50,6 +51,9 @@ struct PoolStats {
 struct ConnectionCheck {
   bool ok = false;
   std::string reason;  ///< empty when ok
+  /// The session rule the connection broke; unset when it is ok or failed
+  /// otherwise (closed, or the round trip failed).
+  std::optional<ConnectionStateError::Kind> violated;
 };
 
 class ConnectionPool;
@@ -122,6 +126,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   /// connection refused for its isolation), for readiness reporting.
   struct Violation {
     std::chrono::steady_clock::time_point when;
+    ConnectionStateError::Kind kind;  ///< which rule: transaction block or isolation
     std::string what;
   };
   std::optional<Violation> LastViolation() const;
@@ -138,7 +143,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   ConnectionPool(ConnectionOptions options, PoolSettings settings,
                  std::shared_ptr<Observer> observer);
   void Return(detail::PooledConnection* slot) noexcept;
-  void RecordViolation(std::string what) noexcept;
+  void RecordViolation(ConnectionStateError::Kind kind, std::string what) noexcept;
 
   ConnectionOptions options_;
   PoolSettings settings_;

@@ -1,8 +1,8 @@
-#include "driver/conninfo.h"
+#include "pgq/conninfo.h"
 
 #include <libpq-fe.h>
 
-namespace pgq::detail {
+namespace pgq {
 
 std::optional<ConninfoOptions> ParseConninfo(std::string_view conninfo) {
   const std::string text(conninfo);
@@ -29,4 +29,4 @@ void AppendConninfo(std::string& out, std::string_view key, std::string_view val
   out += '\'';
 }
 
-}  // namespace pgq::detail
+}  // namespace pgq

@@ -8,9 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "driver/connection_core.h"
-#include "driver/conninfo.h"
 #include "driver/pg_errors.h"
 #include "driver/session.h"
+#include "pgq/conninfo.h"
 #include "pgq/error.h"
 #include "pgq/pqxx.h"
 #include "sql/literals.h"
@@ -67,12 +67,12 @@ std::string RedactConninfo(std::string_view conninfo) {
   const std::string text(conninfo);
   // Let libpq parse it (URIs with percent-encoding, backslash escapes,
   // quoting): what libpq would use as the password is what we must hide.
-  if (auto options = detail::ParseConninfo(text)) {
+  if (auto options = ParseConninfo(text)) {
     bool has_password = false;
     std::string rebuilt;
     for (const auto& [key, value] : *options) {
       if (key == "password") has_password = true;
-      detail::AppendConninfo(rebuilt, key, key == "password" ? "****" : value);
+      AppendConninfo(rebuilt, key, key == "password" ? "****" : value);
     }
     return has_password ? rebuilt : text;
   }

@@ -173,7 +173,7 @@ Lease ConnectionPool::Acquire() {
       } catch (const ConnectionStateError& e) {
         observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
                                     e.kind() == ConnectionStateError::Kind::kIsolation);
-        RecordViolation(e.what());
+        RecordViolation(e.kind(), e.what());
         std::scoped_lock relock(state_->mu);
         --state_->total;
         --state_->active;
@@ -221,6 +221,7 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
       reason = CloseReason::kStateViolation;
       observer_->OnStateViolation(true, false);
       RecordViolation(
+          ConnectionStateError::Kind::kInTransaction,
           "a pooled connection came back inside a transaction block (autocommit violated); it "
           "was discarded, which rolled the transaction back");
       spdlog::warn(
@@ -234,7 +235,7 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
       } catch (const ConnectionStateError& e) {
         reason = CloseReason::kStateViolation;
         observer_->OnStateViolation(false, true);
-        RecordViolation(std::string(e.what()) + "; the connection was discarded");
+        RecordViolation(e.kind(), std::string(e.what()) + "; the connection was discarded");
         spdlog::warn("{}; the connection was discarded", e.what());
       }
     }
@@ -259,10 +260,10 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
   state_->cv.notify_one();
 }
 
-void ConnectionPool::RecordViolation(std::string what) noexcept {
+void ConnectionPool::RecordViolation(ConnectionStateError::Kind kind, std::string what) noexcept {
   try {
     std::scoped_lock lock(state_->mu);
-    state_->last_violation = Violation{SteadyClock::now(), std::move(what)};
+    state_->last_violation = Violation{SteadyClock::now(), kind, std::move(what)};
   } catch (...) {
   }
 }
@@ -302,6 +303,7 @@ std::vector<ConnectionCheck> ConnectionPool::CheckIdle() {
       check.ok = true;
     } catch (const ConnectionStateError& e) {
       check.reason = e.what();
+      check.violated = e.kind();
       reason = CloseReason::kStateViolation;
       observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
                                   e.kind() == ConnectionStateError::Kind::kIsolation);

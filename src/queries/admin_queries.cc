@@ -1,6 +1,9 @@
 #include "pgq/admin_queries.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "queries/query_context.h"
 #include "sql/literals.h"
@@ -74,6 +77,13 @@ void AdminQueries::ClearLog(const std::vector<std::string>& entrypoints) {
   } else {
     context_->driver().Execute(context_->sql.delete_log, {ArrayLiteral(entrypoints)});
   }
+}
+
+std::optional<std::string> AdminQueries::DefaultIsolationSetting() {
+  std::string configured =
+      context_->driver().Fetch(context_->sql.default_isolation_setting).Text(0, "configured");
+  if (configured.empty()) return std::nullopt;
+  return configured;
 }
 
 }  // namespace pgq

@@ -3,6 +3,7 @@
 
 #include "pgq/error.h"
 #include "pgq/queries.h"
+#include "pgq/sql_params.h"
 #include "queries/new_job.h"
 #include "queries/query_context.h"
 #include "sql/literals.h"
@@ -82,7 +83,7 @@ std::vector<std::optional<JobId>> ProducerQueries::Enqueue(const std::vector<New
     if (job.entrypoint.empty()) throw LogicError("a job needs an entrypoint");
     priorities.push_back(job.priority);
     entrypoints.push_back(job.entrypoint);
-    payloads.push_back(job.payload ? std::optional(detail::ByteaHex(*job.payload)) : std::nullopt);
+    payloads.push_back(job.payload ? std::optional(ByteaHex(*job.payload)) : std::nullopt);
     // No delay and no headers go as SQL NULL, which the statement turns into
     // INTERVAL '0' and JSON null: the same rows, with fewer values for the
     // server to parse (about 5% of a 60-job statement's throughput).

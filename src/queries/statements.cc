@@ -31,6 +31,7 @@ SqlText::SqlText(const DBSettings& s)
   job_status = statement("job_status");
   queue_lag = statement("queue_lag");
   statistics_state = statement("statistics_state");
+  default_isolation_setting = statement("default_isolation_setting");
 
   // PgQueuer's lock: hashtext of the (qualified) statistics table name.
   aggregate_locked = statement(

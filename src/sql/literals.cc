@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "pgq/error.h"
+#include "pgq/sql_params.h"
 
 namespace pgq::detail {
 namespace {
@@ -86,17 +87,6 @@ std::vector<std::optional<std::string>> ParseArray(std::string_view text) {
   return out;
 }
 
-std::string ByteaHex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 + bytes.size() * 2);
-  out += "\\x";
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0x0f]);
-  }
-  return out;
-}
 
 namespace {
 int HexValue(char c) {
@@ -181,3 +171,19 @@ std::string QuoteLiteral(std::string_view text) {
 }
 
 }  // namespace pgq::detail
+
+namespace pgq {
+
+std::string ByteaHex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 + bytes.size() * 2);
+  out += "\\x";
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0x0f]);
+  }
+  return out;
+}
+
+}  // namespace pgq

@@ -1,7 +1,7 @@
 #pragma once
 // Text encodings for bound parameters and result cells. All statements send
 // parameters in text form, so arrays travel as PostgreSQL array literals.
-// Internal: the worker's `sql` handler uses ByteaHex through this header.
+// Internal; ByteaHex, which users call too, is declared in pgq/sql_params.h.
 
 #include <chrono>
 #include <cstdint>
@@ -19,8 +19,7 @@ std::string ArrayLiteral(const std::vector<std::int64_t>& items);
 /// Parses a one-dimensional text[] result such as `{a,"b c",NULL}`.
 std::vector<std::optional<std::string>> ParseArray(std::string_view text);
 
-/// Bytes as PostgreSQL's bytea hex input (`\x0aff`).
-std::string ByteaHex(std::string_view bytes);
+// ByteaHex (bytes as bytea hex input) is public: pgq/sql_params.h.
 /// Decodes bytea output in hex format (`\x...`) or legacy escape format.
 std::string DecodeBytea(std::string_view text);
 

@@ -1,5 +1,6 @@
 #include "sql/params.h"
 
+#include "pgq/sql_params.h"
 #include "sql/lexer.h"
 #include "sql/literals.h"
 
@@ -20,13 +21,17 @@ std::string InlineParams(std::string_view sql,
   return out;
 }
 
+}  // namespace pgq::detail
+
+namespace pgq {
+
 ParamPlan PlanParams(std::string_view sql, std::size_t available) {
-  const std::vector<Token> tokens = Lex(sql);
+  const std::vector<detail::Token> tokens = detail::Lex(sql);
   std::vector<bool> used(available + 1, false);
   bool out_of_range = false;
-  for (const Token& token : tokens) {
-    if (token.kind != TokenKind::kParam) continue;
-    const std::size_t n = ParamNumber(token);
+  for (const detail::Token& token : tokens) {
+    if (token.kind != detail::TokenKind::kParam) continue;
+    const std::size_t n = detail::ParamNumber(token);
     if (n == 0 || n > available) {
       out_of_range = true;
     } else {
@@ -47,9 +52,9 @@ ParamPlan PlanParams(std::string_view sql, std::size_t available) {
     }
   }
   plan.sql.reserve(sql.size());
-  for (const Token& token : tokens) {
-    if (token.kind == TokenKind::kParam && renumbered[ParamNumber(token)] != ParamNumber(token)) {
-      plan.sql += "$" + std::to_string(renumbered[ParamNumber(token)]);
+  for (const detail::Token& token : tokens) {
+    if (token.kind == detail::TokenKind::kParam && renumbered[detail::ParamNumber(token)] != detail::ParamNumber(token)) {
+      plan.sql += "$" + std::to_string(renumbered[detail::ParamNumber(token)]);
     } else {
       plan.sql += token.text;
     }
@@ -57,4 +62,4 @@ ParamPlan PlanParams(std::string_view sql, std::size_t available) {
   return plan;
 }
 
-}  // namespace pgq::detail
+}  // namespace pgq

@@ -1,6 +1,7 @@
 #pragma once
 // Positional parameters ($1, $2, ...) found with the lexer: written into a
-// statement as literals, or planned for binding.
+// statement as literals (here), or planned for binding (PlanParams,
+// public in pgq/sql_params.h).
 
 #include <cstddef>
 #include <optional>
@@ -16,17 +17,7 @@ namespace pgq::detail {
 std::string InlineParams(std::string_view sql,
                          const std::vector<std::optional<std::string>>& params);
 
-/// How to bind a statement whose author may use any of $1..$available.
-/// PostgreSQL refuses a bind with more parameters than the statement uses
-/// and cannot type an unused one, so only the referenced ones are bound,
-/// renumbered in order (a statement using only $2 gets $1). A reference
-/// beyond `available` (or $0) binds all of them unchanged, so the server
-/// names the error. Without references, nothing is bound and the text may
-/// go through the simple query protocol (and hold several statements).
-struct ParamPlan {
-  std::string sql;                 ///< the statement to send
-  std::vector<std::size_t> bound;  ///< 1-based numbers of the values to bind, in order
-};
-ParamPlan PlanParams(std::string_view sql, std::size_t available);
+// PlanParams (binding only the $n a statement uses) is public:
+// pgq/sql_params.h.
 
 }  // namespace pgq::detail

@@ -176,6 +176,38 @@ TEST_F(PoolTest, DiscardsExposedConnectionWhoseIsolationChanged) {
             "read committed");
 }
 
+TEST_F(PoolTest, ViolationsAndChecksSayWhichRuleBroke) {
+  PoolSettings s;
+  s.min_size = 0;
+  s.max_size = 2;
+  auto pool = MakePool(s);
+  EXPECT_FALSE(pool->LastViolation().has_value());
+  {
+    auto lease = pool->Acquire();
+    pqxx::nontransaction(lease.connection())
+        .exec("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+  }
+  auto violation = pool->LastViolation();
+  ASSERT_TRUE(violation.has_value());
+  EXPECT_EQ(violation->kind, ConnectionStateError::Kind::kIsolation);
+  pool->Acquire().Execute("BEGIN");
+  violation = pool->LastViolation();
+  ASSERT_TRUE(violation.has_value());
+  EXPECT_EQ(violation->kind, ConnectionStateError::Kind::kInTransaction);
+
+  // A dead idle connection fails its check without breaking a session rule.
+  std::string pid;
+  {
+    auto lease = pool->Acquire();
+    pid = lease.Fetch("SELECT pg_backend_pid() AS pid").Text(0, "pid");
+  }
+  admin().Fetch("SELECT pg_terminate_backend($1::int)", {pid});
+  const auto report = pool->CheckIdle();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_FALSE(report.front().ok);
+  EXPECT_FALSE(report.front().violated.has_value());
+}
+
 TEST_F(PoolTest, ReplacesBrokenConnections) {
   PoolSettings s;
   s.min_size = 1;

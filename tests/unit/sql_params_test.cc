@@ -6,12 +6,11 @@
 
 #include <string>
 
-#include "sql/params.h"
+#include "pgq/sql_params.h"
 
 namespace pgq {
 namespace {
 
-using detail::PlanParams;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 

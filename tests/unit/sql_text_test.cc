@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pgq/error.h"
+#include "pgq/sql_params.h"
 
 namespace pgq {
 namespace {
@@ -22,7 +23,6 @@ using ::testing::IsEmpty;
 using ::testing::Optional;
 
 using detail::ArrayLiteral;
-using detail::ByteaHex;
 using detail::DecodeBytea;
 using detail::FromEpochMicros;
 using detail::IntervalLiteral;

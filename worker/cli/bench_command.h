@@ -1,9 +1,9 @@
 #pragma once
-// The `pgq bench` flags; the benchmark itself is cli/bench.{h,cc}.
+// The `pgq bench` flags; the benchmark itself is bench/.
 
 #include <CLI/CLI.hpp>
 
-#include "cli/bench.h"
+#include "bench/bench.h"
 #include "cli/global_options.h"
 
 namespace pgq::cli {

@@ -9,7 +9,7 @@
 #include "cli/bench_command.h"
 #include "cli/global_options.h"
 #include "cli/job_commands.h"
-#include "cli/migrate.h"
+#include "cli/migrate_command.h"
 #include "cli/prune_command.h"
 #include "cli/run_command.h"
 #include "cli/schema_commands.h"

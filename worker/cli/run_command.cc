@@ -6,7 +6,8 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
-#include "run.h"
+#include "run/log_format.h"
+#include "run/worker.h"
 
 namespace pgq::cli {
 

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "config/secret_files.h"
-#include "driver/conninfo.h"
+#include "pgq/conninfo.h"
 #include "pgq/error.h"
 #include "util/text.h"
 
@@ -18,8 +18,6 @@ namespace pgq::worker {
 namespace {
 
 using std::chrono::milliseconds;
-
-using detail::AppendConninfo;
 
 std::string ConnectTimeoutSeconds(milliseconds timeout) {
   const auto seconds = std::max<std::int64_t>(1, (timeout.count() + 999) / 1000);
@@ -98,7 +96,7 @@ std::string BuildConninfo(const DatabaseConfig& db, std::chrono::milliseconds st
   std::string startup_options;  // a DSN's own `options`, kept
   if (db.dsn_file) {
     const std::string dsn = TrimTrailingSpace(ReadSecretForConnect("dsn_file", *db.dsn_file));
-    auto options = detail::ParseConninfo(dsn);
+    auto options = ParseConninfo(dsn);
     if (!options) {
       throw ConnectionError("database.dsn_file: " + *db.dsn_file +
                             ": not a valid libpq connection string or URI");

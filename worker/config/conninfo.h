@@ -1,7 +1,6 @@
 #pragma once
 // Building the libpq connection string from `database:` (and the secret
-// files it names). Parsing and quoting are the library's
-// (driver/conninfo.h).
+// files it names). Parsing and quoting are the library's (pgq/conninfo.h).
 
 #include <chrono>
 #include <string>

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <vector>
 
-#include "util/ascii.h"
+#include "util/text.h"
 
 namespace pgq::worker {
 
 bool IsSensitiveName(std::string_view name) {
   static const std::vector<std::string_view> kMarkers = {"pass",   "secret",     "token",   "auth",     "key",
                                 "cookie", "credential", "session", "signature"};
-  const std::string lowered = detail::AsciiLower(name);
+  const std::string lowered = AsciiLower(name);
   for (std::string_view marker : kMarkers) {
     if (lowered.find(marker) != std::string::npos) return true;
   }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/secret_files.h"
-#include "driver/conninfo.h"
+#include "pgq/conninfo.h"
 #include "util/text.h"
 
 namespace pgq::worker::schema {
@@ -167,7 +167,7 @@ std::vector<KeySpec<DatabaseConfig>> DatabaseKeys() {
          db.dsn_file = p.SecretFile(v, content);
          content = TrimTrailingSpace(std::move(content));
          if (content.empty()) p.Fail(v, "file " + *db.dsn_file + " is empty");
-         if (!detail::ParseConninfo(content)) {
+         if (!ParseConninfo(content)) {
            p.Fail(v, "file " + *db.dsn_file +
                          " is not a valid libpq connection string or URI (content not shown)");
          }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "util/ascii.h"
+#include "util/text.h"
 
 namespace pgq::worker {
 namespace {
@@ -26,7 +26,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 std::string UnknownKeyProblem(std::string_view key, const Keys& allowed) {
-  const std::string lowered = detail::AsciiLower(key);
+  const std::string lowered = AsciiLower(key);
   const std::size_t limit = key.size() <= 4 ? 1 : (key.size() <= 10 ? 2 : 3);
   std::string_view best;
   std::size_t best_distance = limit + 1;

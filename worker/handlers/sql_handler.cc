@@ -14,8 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgq/error.h"
-#include "sql/literals.h"
-#include "sql/params.h"
+#include "pgq/sql_params.h"
 
 namespace pgq::worker {
 namespace {
@@ -26,7 +25,7 @@ using std::chrono::milliseconds;
 class SqlHandler {
  public:
   SqlHandler(const HandlerConfig& config, std::shared_ptr<ConnectionPool> pool)
-      : pool_(std::move(pool)), plan_(detail::PlanParams(config.statement, 2)), timeout_(config.timeout) {
+      : pool_(std::move(pool)), plan_(PlanParams(config.statement, 2)), timeout_(config.timeout) {
     if (!pool_) throw LogicError("sql handler: no connection pool");
     if (config.statement.empty()) throw LogicError("sql handler: `statement` is empty");
   }
@@ -36,8 +35,8 @@ class SqlHandler {
  private:
   std::shared_ptr<ConnectionPool> pool_;
   // $1 is the payload, $2 the headers; only the ones the statement uses are
-  // bound (see detail::PlanParams).
-  detail::ParamPlan plan_;
+  // bound (see PlanParams).
+  ParamPlan plan_;
   milliseconds timeout_;  // <= 0: no limit
 };
 
@@ -123,7 +122,7 @@ void SqlHandler::Run(const Invocation& inv) const {
   Params params;
   for (const std::size_t number : plan_.bound) {
     if (number == 1) {
-      params.push_back(inv.payload ? Param(detail::ByteaHex(*inv.payload)) : std::nullopt);
+      params.push_back(inv.payload ? Param(ByteaHex(*inv.payload)) : std::nullopt);
     } else {
       params.emplace_back(std::string(inv.headers_json));
     }

@@ -12,6 +12,20 @@ std::string TrimTrailingSpace(std::string text) {
   return text;
 }
 
+std::string AsciiLower(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  return lowered;
+}
+
+std::string JoinReasons(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts) out += (out.empty() ? "" : "; ") + part;
+  return out;
+}
+
 std::string ErrnoText(int error) { return std::generic_category().message(error); }
 
 std::string ValidUtf8(std::string_view text) {

@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/bench.h"
+#include "bench/bench.h"
 #include "pgq/batching_producer.h"
 #include "pgq/pool.h"
 #include "pgq/queries.h"

@@ -1,4 +1,4 @@
-#include "run_readiness.h"
+#include "run/readiness_monitor.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,15 +1,9 @@
 #pragma once
 // `pgq run`: a worker from a configuration file.
 
-#include <string>
-
 #include "config/config.h"
 
 namespace pgq::worker {
-
-/// Configures spdlog (JSON lines or text on stderr; level from the config,
-/// overridden by PGQ_LOG_LEVEL).
-void SetupLogging(const LoggingConfig& logging);
 
 /// Runs the worker until SIGTERM/SIGINT (or the end of a drain). Returns
 /// the process exit code: 0 after a clean stop, 1 on a runtime failure.

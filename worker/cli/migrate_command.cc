@@ -1,4 +1,4 @@
-#include "cli/migrate.h"
+#include "cli/migrate_command.h"
 
 #include <cstdlib>
 #include <iostream>

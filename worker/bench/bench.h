@@ -44,7 +44,7 @@ struct BenchOptions {
 /// stderr and a summary to stdout. Returns an exit code.
 int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOptions& options);
 
-/// The enqueue strategy (cli/bench_enqueue.cc): adds its rows to `result`.
+/// The enqueue strategy (bench/bench_enqueue.cc): adds its rows to `result`.
 int RunEnqueueBench(const std::string& dsn, const DBSettings& settings,
                     const BenchOptions& options, nlohmann::ordered_json& result);
 

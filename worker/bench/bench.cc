@@ -1,4 +1,4 @@
-#include "cli/bench.h"
+#include "bench/bench.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +12,7 @@
 
 #include "pgq/pgqueuer.h"
 #include "pgq/pool.h"
+#include "pgq/queries.h"
 
 namespace pgq::worker {
 
@@ -51,6 +52,15 @@ class LatencyLog {
   std::mutex mu_;
   std::vector<double> samples_;
 };
+
+// Jobs still queued, over every entrypoint (the library's queue counts).
+std::int64_t QueuedJobs(Executor& executor, const DBSettings& settings) {
+  std::int64_t queued = 0;
+  for (const auto& row : ProducerQueries(executor, settings).QueueSize()) {
+    if (row.status == JobStatus::kQueued) queued += row.count;
+  }
+  return queued;
+}
 
 std::unique_ptr<PgQueuer> MakeConsumer(const std::string& dsn, const DBSettings& settings,
                                        const BenchOptions& options) {
@@ -196,9 +206,7 @@ int RunBench(const std::string& dsn, const DBSettings& settings, const BenchOpti
     result["elapsed"] = elapsed;
     result["jobs"] = at_stop;
     result["rate"] = static_cast<double>(at_stop) / std::max(elapsed, 1.0);
-    result["queued_left"] = admin.Fetch("SELECT count(*) AS n FROM " + settings.QueueTable() +
-                                        " WHERE status = 'queued'")
-                                .Int(0, "n");
+    result["queued_left"] = QueuedJobs(admin, settings);
   } else if (options.strategy == "latency") {
     std::thread runner(
         [&] { consumers.front()->Run(ConsumerRunOptions(options, RunMode::kContinuous)); });

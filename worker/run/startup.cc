@@ -1,0 +1,85 @@
+#include "run/startup.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "pgq/error.h"
+#include "pgq/schema.h"
+#include "util/sleep.h"
+#include "util/text.h"
+
+namespace pgq::worker {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How often a worker waiting for its schema checks again.
+constexpr auto kSchemaRecheck = 5s;
+
+}  // namespace
+
+std::shared_ptr<ConnectionPool> OpenPool(const WorkerConfig& config,
+                                         const std::shared_ptr<Metrics>& metrics,
+                                         RunState& state, const std::stop_token& stop) {
+  auto backoff = 1s;
+  std::string logged;
+  while (!stop.stop_requested()) {
+    try {
+      auto options = config.Connection();
+      options.observer = metrics;
+      auto pool = ConnectionPool::Create(options, config.pool, metrics);
+      if (!logged.empty()) spdlog::info("connected to the database");
+      return pool;
+    } catch (const LogicError&) {
+      throw;
+    } catch (const std::exception& e) {
+      // A database that is down or misconfigured at start is retried, not
+      // fatal: the worker stays alive (livez 200) and not ready (readyz 503).
+      std::string problem = std::string("cannot open the pool: ") + e.what();
+      if (problem != logged) {
+        spdlog::warn("{} (retrying with backoff up to 30 s)", problem);
+        logged = problem;
+      }
+      state.SetStartupProblem("database", std::move(problem));
+      SleepUnlessStopped(backoff, stop);
+      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+    }
+  }
+  return nullptr;
+}
+
+bool WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionPool>& pool,
+                   RunState& state, const std::stop_token& stop) {
+  // A missing or old schema (a first install whose migration has not run
+  // yet, a database restored from an old dump) is waited out, not fatal.
+  PoolDriver db(pool);
+  const Schema schema(config.settings);
+  std::string logged;
+  while (!stop.stop_requested()) {
+    std::string problem;
+    try {
+      const auto report = schema.VerifyForWorker(db);
+      if (report.ok()) {
+        if (!logged.empty()) spdlog::info("the queue schema verifies; starting to consume");
+        return true;
+      }
+      problem = JoinReasons(report.differences);
+    } catch (const std::exception& e) {
+      problem = std::string("cannot verify the schema: ") + e.what();
+    }
+    if (problem != logged) {
+      spdlog::warn("not consuming until the queue schema verifies (checking every {} s): {}",
+                   kSchemaRecheck.count(), problem);
+      logged = problem;
+    }
+    state.SetStartupProblem("schema", std::move(problem));
+    SleepUnlessStopped(kSchemaRecheck, stop);
+  }
+  return false;
+}
+
+}  // namespace pgq::worker

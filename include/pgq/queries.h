@@ -27,8 +27,14 @@ namespace pgq {
 /// "claim_gated" and "complete"; then the enqueue statement: "enqueue"
 /// (OnConflict::kSkip, as BatchingProducer sends it) and "enqueue_raise"
 /// (kRaise, ProducerQueries' default). For review (`pgq sql statements`)
-/// and for bench/pgbench, which runs a copy of them.
+/// and for bench/pgbench, which runs them.
 std::vector<std::pair<std::string, std::string>> WorkerStatements(const DBSettings& settings);
+
+/// Every statement pgq runs, by the name of its file (src/queries/sql/NAME.sql),
+/// in name order, with the object names of `settings` written in; values
+/// written in per call or per use stay `{placeholders}`, as in the file
+/// (`pgq sql statements --all`).
+std::vector<std::pair<std::string, std::string>> AllStatements(const DBSettings& settings);
 
 /// Producer operations. Needs only an Executor, so it works on the
 /// enqueue-only SyncDriver, a Driver, a pool lease, or a caller's

@@ -39,6 +39,34 @@ TEST_F(CliTest, SqlPrintsDeterministicallyWithoutConnecting) {
   EXPECT_THAT(upgrade.output, ::testing::Not(HasSubstr("ALTER SEQUENCE")));
 }
 
+TEST_F(CliTest, SqlStatementsByNameAndAll) {
+  const std::string pgq = std::string(PGQ_BINARY) + " --prefix acme_ --schema billing sql statements";
+  auto worker = RunCommand(pgq);
+  ASSERT_EQ(worker.exit_code, 0) << worker.output;
+  EXPECT_THAT(worker.output, HasSubstr("-- claim\nWITH available AS ("));
+  EXPECT_THAT(worker.output, HasSubstr("-- enqueue_raise\n"));
+  EXPECT_THAT(worker.output, ::testing::Not(HasSubstr("-- prune_log_batch")));
+
+  auto all = RunCommand(pgq + " --all");
+  ASSERT_EQ(all.exit_code, 0) << all.output;
+  for (const char* name : {"-- claim\n", "-- complete\n", "-- prune_log_batch\n",
+                           "-- schema_trigger_function\n", "-- truncate\n"}) {
+    EXPECT_THAT(all.output, HasSubstr(name));
+  }
+  EXPECT_THAT(all.output, HasSubstr("TRUNCATE {table};"));
+  EXPECT_THAT(all.output, HasSubstr("DELETE FROM billing.acme_pgqueuer_log AS l"));
+
+  auto picked = RunCommand(pgq + " heartbeat requeue");
+  ASSERT_EQ(picked.exit_code, 0) << picked.output;
+  EXPECT_EQ(picked.output.rfind("-- heartbeat\nUPDATE billing.acme_pgqueuer SET heartbeat", 0), 0u)
+      << picked.output;
+  EXPECT_THAT(picked.output, HasSubstr("-- requeue\n"));
+
+  auto unknown = RunCommand(pgq + " no_such_statement");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output, HasSubstr("no statement named \"no_such_statement\""));
+}
+
 TEST_F(CliTest, InstallVerifyQueueUninstall) {
   auto absent = RunCommand(Pgq("verify --expect present"));
   EXPECT_EQ(absent.exit_code, 1) << absent.output;

@@ -1,5 +1,6 @@
 #include "cli/schema_commands.h"
 
+#include <algorithm>
 #include <iostream>
 #include <vector>
 
@@ -134,15 +135,37 @@ void SchemaCommands::RegisterSql(CLI::App& app) {
       return kExitOk;
     };
   });
-  sql->add_subcommand("statements", "the claim, completion and enqueue statements pgq prepares")
-      ->callback([this] {
-        action_ = [this] {
-          for (const auto& [name, text] : WorkerStatements(globals_.Settings())) {
-            std::cout << "-- " << name << "\n" << text << ";\n\n";
+  auto* sql_statements = sql->add_subcommand(
+      "statements", "the claim, completion and enqueue statements pgq prepares (or NAMEs, --all)");
+  sql_statements->add_option("name", sql_statement_names_,
+                             "statements by file name (src/queries/sql/NAME.sql)");
+  sql_statements->add_flag("--all", sql_all_statements_, "every statement pgq runs");
+  sql_statements->callback([this] {
+    action_ = [this] {
+      const auto settings = globals_.Settings();
+      auto statements = sql_all_statements_ || !sql_statement_names_.empty()
+                            ? AllStatements(settings)
+                            : WorkerStatements(settings);
+      if (!sql_statement_names_.empty()) {
+        std::vector<std::pair<std::string, std::string>> picked;
+        for (const auto& name : sql_statement_names_) {
+          const auto it = std::find_if(statements.begin(), statements.end(),
+                                       [&](const auto& s) { return s.first == name; });
+          if (it == statements.end()) {
+            std::cerr << "pgq: no statement named \"" << name
+                      << "\" (pgq sql statements --all lists them)\n";
+            return kExitUsage;
           }
-          return kExitOk;
-        };
-      });
+          picked.push_back(*it);
+        }
+        statements = std::move(picked);
+      }
+      for (const auto& [name, text] : statements) {
+        std::cout << "-- " << name << "\n" << text << (text.ends_with(';') ? "" : ";") << "\n\n";
+      }
+      return kExitOk;
+    };
+  });
   auto* sql_autovac = sql->add_subcommand("autovac", "the autovacuum preset");
   sql_autovac->add_flag("--rollback", sql_rollback_, "RESET instead of SET");
   sql_autovac->callback([this] {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -49,6 +50,8 @@ class SchemaCommands {
   bool sql_no_widen_id_ = false;
   std::string sql_level_;
   bool sql_rollback_ = false;
+  std::vector<std::string> sql_statement_names_;
+  bool sql_all_statements_ = false;
   // durability
   std::string level_;
   // autovac

@@ -12,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 require_build
 require_database
 require_tools socat psql curl
-pg_port=${PGQ_PG_PORT:?run through ci/test}
 test_workdir
 schema="blackhole_$RANDOM$RANDOM"
 at_exit 'sql "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1' # after the worker's end
@@ -20,30 +19,11 @@ at_exit 'sql "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1' # after th
 source "$pgq_root/tests/scripts/lib/worker.sh"
 
 AWAIT_INTERVAL=0.2
-proxy=""
-at_exit '[[ -z $proxy ]] || { kill -CONT -- "-$proxy"; kill -TERM -- "-$proxy"; } 2>/dev/null'
 
 http_port=$(free_port)
-proxy_port=$(free_port)
-
-setsid socat "TCP-LISTEN:$proxy_port,bind=127.0.0.1,fork,reuseaddr" "TCP:127.0.0.1:$pg_port" &
-proxy=$!
-proxied=${PGQ_TEST_DSN/:$pg_port\//:$proxy_port\/}
-[[ $proxied != "$PGQ_TEST_DSN" ]] || fail "cannot find port $pg_port in PGQ_TEST_DSN"
-printf '%s\n' "$proxied" >"$work/dsn"
-cat >"$work/config.yaml" <<YAML
-database:
-  dsn_file: $work/dsn
-  connect_timeout: 2s
-pool: {min_size: 1, max_size: 3, health_check_interval: 1s, acquire_timeout: 1s}
-queue: {schema: $schema, dequeue_timeout: 2s}
-entrypoints:
-  bh.noop:
-    handler: {type: noop}
-http: {address: 127.0.0.1, port: $http_port}
-logging: {format: text}
-shutdown: {grace_period: 5s}
-YAML
+pg_proxy_start
+printf '%s\n' "$proxy_dsn" >"$work/dsn"
+noop_worker_config "$work/config.yaml" "$work/dsn" "$schema" bh.noop "$http_port" "connect_timeout: 2s"
 "$pgq" --dsn "$PGQ_TEST_DSN" --schema "$schema" install >/dev/null
 worker_start_ready worker "$work/config.yaml" "$http_port" 30
 echo "ready through the proxy; blackholing it (SIGSTOP of socat's process group)"

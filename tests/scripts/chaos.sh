@@ -20,28 +20,29 @@ test_workdir
 source "$pgq_root/tests/scripts/lib/worker.sh"
 
 AWAIT_INTERVAL=0.05 # recovery times are measured in ms
-proxy=""
 results=()
 suite_start=$SECONDS
-at_exit '[[ -z $proxy ]] || { kill -CONT -- "-$proxy"; kill -KILL -- "-$proxy"; } 2>/dev/null'
 
 now_ms() { date +%s%3N; }
 
-# config NAME SCHEMA PORT DSN_FILE [extra queue keys] [heartbeat_timeout]: a worker configuration.
-config() {
-  worker_port[$1]=$3
+# launch NAME SCHEMA [DSN] [extra queue keys] [heartbeat_timeout]: writes the worker's DSN
+# file (default PGQ_TEST_DSN) and configuration, on a free port, and starts it.
+launch() {
+  local port
+  port=$(free_port)
+  printf '%s\n' "${3:-$PGQ_TEST_DSN}" >"$work/$1.dsn"
   cat >"$work/$1.yaml" <<YAML
 database:
-  dsn_file: $4
+  dsn_file: $work/$1.dsn
 pool: {min_size: 1, max_size: 4, health_check_interval: 1s, acquire_timeout: 2s}
 queue:
   schema: $2
   batch_size: 5
   dequeue_timeout: 30s
-  heartbeat_timeout: ${6:-2s}
+  heartbeat_timeout: ${5:-2s}
   health_check_interval: 1s
   health_check_timeout: 1s
-  ${5:-}
+  ${4:-}
 entrypoints:
   chaos.short:
     handler: {type: sleep, duration: 50ms}
@@ -49,12 +50,12 @@ entrypoints:
     handler: {type: sleep, duration: 300ms}
   chaos.stuck:
     handler: {type: sleep, duration: 2s}
-http: {address: 127.0.0.1, port: $3}
+http: {address: 127.0.0.1, port: $port}
 logging: {format: text}
 shutdown: {grace_period: 10s}
 YAML
+  worker_start "$1" "$work/$1.yaml" "$port"
 }
-start() { worker_start "$1" "$work/$1.yaml" "${worker_port[$1]}"; } # NAME, after config
 setup_schema() { # SCHEMA
   "$pgq" --dsn "$PGQ_TEST_DSN" --schema "$1" install >/dev/null
 }
@@ -77,20 +78,13 @@ check_once() { # SCHEMA JOBS LABEL [ALLOW_RERUNS]
     [[ $finished == "$jobs" && $dupes == 0 && $left == 0 ]] || fail "$3: jobs lost or finished twice"
   fi
 }
-dsn_file() { # NAME DSN
-  printf '%s\n' "$2" >"$work/$1.dsn"
-  echo "$work/$1.dsn"
-}
 elapsed() { echo $(($(now_ms) - $1)); }
 
 # ------------------------------------------------------------------ kill9
 scenario_kill9() {
   local s="chaos_kill_$RANDOM" jobs=600 name victim_id held rescued extra
   setup_schema "$s"
-  for name in k1 k2 k3; do
-    config "$name" "$s" "$(free_port)" "$(dsn_file "$name" "$PGQ_TEST_DSN")"
-    start "$name"
-  done
+  for name in k1 k2 k3; do launch "$name" "$s"; done
   for name in k1 k2 k3; do worker_await "$name" 200 30; done
   enqueue_many "$s" "$jobs" chaos.long
   victim_id=$(grep -oP 'queue manager \K[0-9a-f-]{36}' "$work/k1.log" | head -n 1)
@@ -125,14 +119,10 @@ scenario_kill9() {
 
 # ---------------------------------------------------------------- restart
 scenario_restart() {
-  local mode=$1 s="chaos_restart_$RANDOM" jobs=1500 p1 p2 down_at up_at t1 t2
+  local mode=$1 s="chaos_restart_$RANDOM" jobs=1500 down_at up_at t1 t2
   setup_schema "$s"
-  p1=$(free_port)
-  p2=$(free_port)
-  config r1 "$s" "$p1" "$(dsn_file r1 "$PGQ_TEST_DSN")"
-  config r2 "$s" "$p2" "$(dsn_file r2 "$PGQ_TEST_DSN")"
-  start r1
-  start r2
+  launch r1 "$s"
+  launch r2 "$s"
   worker_await r1 200 30
   worker_await r2 200 30
   enqueue_many "$s" "$jobs" chaos.short
@@ -169,11 +159,9 @@ scenario_restart() {
 
 # --------------------------------------------------------------- listener
 scenario_listener() {
-  local s="chaos_listen_$RANDOM" port app="pgq_chaos_listener_$RANDOM" i worst=0 ms id at
+  local s="chaos_listen_$RANDOM" app="pgq_chaos_listener_$RANDOM" i worst=0 ms id at
   setup_schema "$s"
-  port=$(free_port)
-  config l1 "$s" "$port" "$(dsn_file l1 "$PGQ_TEST_DSN?application_name=$app")"
-  start l1
+  launch l1 "$s" "$PGQ_TEST_DSN?application_name=$app"
   worker_await l1 200 30
   for i in 1 2 3; do
     await_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$app'
@@ -198,18 +186,12 @@ scenario_listener() {
 
 # -------------------------------------------------------------- partition
 scenario_partition() {
-  local s="chaos_part_$RANDOM" jobs=400 port pport paused_at healed_at t_down t_up
+  local s="chaos_part_$RANDOM" jobs=400 paused_at healed_at t_down t_up
   setup_schema "$s"
-  pport=$(free_port)
-  setsid socat "TCP-LISTEN:$pport,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$PGQ_PG_PORT" &
-  proxy=$!
-  local via=${PGQ_TEST_DSN/:$PGQ_PG_PORT\//:$pport/}
-  [[ $via != "$PGQ_TEST_DSN" ]] || fail "partition: cannot point the DSN at the proxy ($PGQ_TEST_DSN)"
-  port=$(free_port)
+  pg_proxy_start
   # Heartbeats stall with everything else during the partition: a timeout
   # shorter than the partition would let the worker take over its own jobs.
-  config p1 "$s" "$port" "$(dsn_file p1 "$via")" "" 30s
-  start p1
+  launch p1 "$s" "$proxy_dsn" "" 30s
   worker_await p1 200 30
   enqueue_many "$s" "$jobs" chaos.short
   await_sql "SELECT count(*) >= 50 FROM $s.pgqueuer_log WHERE status = 'successful'" 60 t
@@ -227,9 +209,7 @@ scenario_partition() {
   echo "  partition: ready ${t_up} ms after it healed"
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 90 "$jobs"
   worker_stop p1
-  kill -KILL -- "-$proxy" 2>/dev/null || true
-  wait "$proxy" 2>/dev/null || true
-  proxy=""
+  pg_proxy_stop
   check_once "$s" "$jobs" partition
   results+=("partition: ok (not ready after ${t_down} ms, ready ${t_up} ms after healing)")
   sql "DROP SCHEMA $s CASCADE" >/dev/null
@@ -237,12 +217,10 @@ scenario_partition() {
 
 # ---------------------------------------------------------------- sigterm
 scenario_sigterm() {
-  local s="chaos_term_$RANDOM" jobs=30 port queued picked finished took at
+  local s="chaos_term_$RANDOM" jobs=30 queued picked finished took at
   setup_schema "$s"
-  port=$(free_port)
   # 10 handler threads (2 x batch_size) and room for 15 claims: 5 wait unstarted.
-  config t1 "$s" "$port" "$(dsn_file t1 "$PGQ_TEST_DSN")"
-  start t1
+  launch t1 "$s"
   worker_await t1 200 30
   enqueue_many "$s" "$jobs" chaos.stuck
   await_sql "SELECT count(*) FROM $s.pgqueuer WHERE status = 'picked'" 30 15
@@ -257,9 +235,7 @@ scenario_sigterm() {
   [[ $finished == 10 && $queued == 20 && $picked == 0 ]] ||
     fail "sigterm: expected 10 finished, 20 queued (5 of them handed back), 0 picked"
   # Another worker takes the rest at once; every job still ends exactly once.
-  port=$(free_port)
-  config t2 "$s" "$port" "$(dsn_file t2 "$PGQ_TEST_DSN")"
-  start t2
+  launch t2 "$s"
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 60 "$jobs"
   worker_stop t2
   check_once "$s" "$jobs" sigterm

@@ -18,18 +18,7 @@ AWAIT_INTERVAL=0.2
 
 port=$(free_port)
 printf '%s\n' "${PGQ_TEST_DSN/@/:$marker@}" >"$work/dsn"
-cat >"$work/config.yaml" <<YAML
-database:
-  dsn_file: $work/dsn
-pool: {min_size: 1, max_size: 3, health_check_interval: 1s, acquire_timeout: 1s}
-queue: {schema: $schema, dequeue_timeout: 2s}
-entrypoints:
-  db.noop:
-    handler: {type: noop}
-http: {address: 127.0.0.1, port: $port}
-logging: {format: text}
-shutdown: {grace_period: 5s}
-YAML
+noop_worker_config "$work/config.yaml" "$work/dsn" "$schema" db.noop "$port"
 
 "$pgq" --dsn "$PGQ_TEST_DSN" --schema "$schema" install >/dev/null
 worker_start_ready worker "$work/config.yaml" "$port" 30

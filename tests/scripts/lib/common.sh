@@ -39,6 +39,11 @@
 #                          run (ci/lib/ports.sh; remembered in $work/ports)
 #   http_code PORT PATH [BODY_FILE]
 #                          the HTTP status of http://127.0.0.1:PORT/PATH (000: no answer)
+#   pg_proxy_start         a TCP proxy (socat, in a process group of its own) in front of the
+#                          test server on a free port: sets proxy (its pid and group) and
+#                          proxy_dsn (PGQ_TEST_DSN through it); SIGSTOP/SIGCONT of "-$proxy"
+#                          freeze and heal every connection, open or new
+#   pg_proxy_stop          end it (also done at exit)
 
 pgq_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 # shellcheck source=../../../ci/lib/ports.sh
@@ -167,3 +172,21 @@ free_port() {
 http_code() {
   curl -s -m 5 -o "${3:-/dev/null}" -w '%{http_code}' "http://127.0.0.1:$1$2" || true
 }
+
+proxy=""
+pg_proxy_start() {
+  local port pg_port=${PGQ_PG_PORT:?no PGQ_PG_PORT (run through ci/test)}
+  port=$(free_port)
+  setsid socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$pg_port" &
+  proxy=$!
+  proxy_dsn=${PGQ_TEST_DSN/:$pg_port\//:$port/}
+  [[ $proxy_dsn != "$PGQ_TEST_DSN" ]] || fail "cannot find port $pg_port in PGQ_TEST_DSN"
+}
+pg_proxy_stop() {
+  [[ -n $proxy ]] || return 0
+  kill -CONT -- "-$proxy" 2>/dev/null || true
+  kill -KILL -- "-$proxy" 2>/dev/null || true
+  wait "$proxy" 2>/dev/null || true
+  proxy=""
+}
+at_exit pg_proxy_stop

@@ -20,6 +20,10 @@
 #   worker_stop NAME [any]       SIGTERM and wait; fail unless it exits 0 (any: whatever status)
 #   worker_kill NAME             SIGKILL and wait
 #   worker_log NAME              the log file's path
+#   noop_worker_config FILE DSN_FILE SCHEMA ENTRYPOINT PORT [DATABASE_KEY...]
+#                                a small worker configuration: one noop entrypoint, a pool of
+#                                1 to 3 checked every second, 2 s dequeue timeout; each extra
+#                                "key: value" goes under database
 
 declare -A worker_pid=() worker_port=()
 
@@ -104,3 +108,22 @@ _workers_kill_all() {
   for name in "${!worker_pid[@]}"; do wait "${worker_pid[$name]}" 2>/dev/null || true; done
 }
 at_exit _workers_kill_all
+
+noop_worker_config() {
+  local file=$1 dsn_file=$2 schema=$3 entrypoint=$4 port=$5 key
+  shift 5
+  {
+    printf 'database:\n  dsn_file: %s\n' "$dsn_file"
+    for key in "$@"; do printf '  %s\n' "$key"; done
+    cat <<YAML
+pool: {min_size: 1, max_size: 3, health_check_interval: 1s, acquire_timeout: 1s}
+queue: {schema: $schema, dequeue_timeout: 2s}
+entrypoints:
+  $entrypoint:
+    handler: {type: noop}
+http: {address: 127.0.0.1, port: $port}
+logging: {format: text}
+shutdown: {grace_period: 5s}
+YAML
+  } >"$file"
+}

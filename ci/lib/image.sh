@@ -15,7 +15,7 @@
 #   pgq_image_buildah ARGS...   buildah with the storage above
 #
 # Needs root (debootstrap, buildah's chroot isolation and vfs mounts). PGQ_DEBIAN_MIRROR
-# overrides the archive (default http://deb.debian.org/debian).
+# names another archive; unset, debootstrap uses its own default.
 
 pgq_image_buildah() {
   STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot buildah \
@@ -31,6 +31,8 @@ pgq_image_init() {
 # pgq_image_base CACHE NAME
 pgq_image_base() {
   local cache=$1 name=$2 tmp ctr mnt
+  local -a mirror=()
+  [[ -z ${PGQ_DEBIAN_MIRROR:-} ]] || mirror=("$PGQ_DEBIAN_MIRROR")
   if pgq_image_buildah inspect --type image "$name" >/dev/null 2>&1; then
     echo "base image $name: present in $PGQ_IMAGE_DIR/storage"
     return 0
@@ -39,8 +41,8 @@ pgq_image_base() {
     echo "base image: debootstrap --variant=minbase bookworm (cached afterwards as $cache)"
     mkdir -p "$(dirname "$cache")"
     tmp=$(mktemp -d "$(dirname "$cache")/.debootstrap.XXXXXX")
-    if ! debootstrap --variant=minbase bookworm "$tmp/rootfs" \
-      "${PGQ_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$tmp/debootstrap.log" 2>&1; then
+    if ! debootstrap --variant=minbase bookworm "$tmp/rootfs" "${mirror[@]}" \
+      >"$tmp/debootstrap.log" 2>&1; then
       tail -n 20 "$tmp/debootstrap.log" >&2
       rm -rf "$tmp"
       return 1

@@ -20,7 +20,7 @@
 #                       that are set (an empty PGQUEUER_SCHEMA is not the same as none).
 #
 # Settings: PGQ_TRIXIE_CACHE (default: $BUILD_DIR/fixtures/trixie, else build/fixtures/trixie
-# under the repository), PGQ_TRIXIE_MIRROR (default http://deb.debian.org/debian),
+# under the repository), PGQ_TRIXIE_MIRROR (another archive; unset, debootstrap's default),
 # PGQ_PGQUEUER_TARBALL (default: ../shared/vendor/pgqueuer-1.3.2.tar.gz next to the repo).
 #
 # The chroot is built in a temporary directory and renamed into place only when complete,
@@ -43,7 +43,8 @@ _pgq_trixie_recipe() {
 pgq_trixie_chroot() {
   local build_dir=${BUILD_DIR:-$_pgq_trixie_root/build}
   local cache=${PGQ_TRIXIE_CACHE:-$build_dir/fixtures/trixie}
-  local mirror=${PGQ_TRIXIE_MIRROR:-http://deb.debian.org/debian}
+  local -a mirror=()
+  [[ -z ${PGQ_TRIXIE_MIRROR:-} ]] || mirror=("$PGQ_TRIXIE_MIRROR")
   local tarball=${PGQ_PGQUEUER_TARBALL:-$_pgq_trixie_root/../shared/vendor/pgqueuer-1.3.2.tar.gz}
   local stamp=$cache/.pgq-trixie-stamp recipe tmp top version log
 
@@ -75,7 +76,7 @@ pgq_trixie_chroot() {
     tmp=$(mktemp -d "$cache.tmp.XXXXXX")
     log=$tmp.log
     if ! debootstrap --variant=minbase --include="$_pgq_trixie_packages" trixie "$tmp" \
-      "$mirror" >"$log" 2>&1; then
+      "${mirror[@]}" >"$log" 2>&1; then
       echo "trixie: debootstrap failed; the end of its log:" >&2
       tail -n 30 "$log" >&2
       rm -rf "$tmp" "$log"

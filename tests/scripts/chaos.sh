@@ -10,80 +10,39 @@
 # Scenarios share the one PostgreSQL of ci/test, each in its own schema.
 # CHAOS_SCENARIOS="kill9 listener" runs a subset. Run by ci/test.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../../ci/lib/postgres.sh
-source "$root/ci/lib/postgres.sh"
-# shellcheck source=../../ci/lib/ports.sh
-source "$root/ci/lib/ports.sh"
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_build
+require_database
+require_tools psql curl socat
+test_workdir
+# shellcheck source=lib/worker.sh
+source "$pgq_root/tests/scripts/lib/worker.sh"
 
-build=${PGQ_BUILD_DIR:?run through ci/test}
-pgq=$build/worker/pgq
-work=$(mktemp -d)
-declare -A pids=() ports=()
-proxy=""
+AWAIT_INTERVAL=0.05 # recovery times are measured in ms
 results=()
 suite_start=$SECONDS
 
-cleanup() {
-  local name
-  for name in "${!pids[@]}"; do kill -KILL "${pids[$name]}" 2>/dev/null || true; done
-  if [[ -n $proxy ]]; then
-    kill -CONT -- "-$proxy" 2>/dev/null || true
-    kill -KILL -- "-$proxy" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-sql() { PGOPTIONS="-c client_min_messages=warning" psql "$PGQ_TEST_DSN" -XAtqc "$1"; }
 now_ms() { date +%s%3N; }
-fail() {
-  echo "FAIL: $*"
-  local name
-  for name in "${!pids[@]}"; do
-    echo "---- worker $name (last lines) ----"
-    grep -E '^[0-9]{4}-' "$work/$name.log" 2>/dev/null | tail -n 15 || true
-  done
-  exit 1
-}
-# A loopback port nobody listens on and this suite has not handed out yet.
-free_port() { PGQ_PORTS_FILE="$work/ports" pgq_free_port; }
-# Waits up to $2 seconds for query $1 to print $3 (polling, no fixed sleeps).
-await_sql() {
-  local deadline=$((SECONDS + $2))
-  until [[ $(sql "$1" 2>/dev/null || true) == "$3" ]]; do
-    ((SECONDS < deadline)) || fail "timed out waiting for: $1 = $3 (now: $(sql "$1" 2>&1 || true))"
-    sleep 0.05
-  done
-}
-http_code() { curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2" || true; }
-# await_ready PORT CODE SECONDS: polls /readyz until it answers CODE ("not200": anything else).
-await_ready() {
-  local deadline=$((SECONDS + $3)) code
-  while :; do
-    code=$(http_code "$1" /readyz)
-    if [[ $2 == not200 ]]; then [[ $code != 200 ]] && return 0; else [[ $code == "$2" ]] && return 0; fi
-    ((SECONDS < deadline)) || fail "worker on port $1: /readyz still $code after $3 s (wanted $2)"
-    sleep 0.05
-  done
-}
-alive() { kill -0 "${pids[$1]}" 2>/dev/null || fail "worker $1 exited: $(tail -n 5 "$work/$1.log")"; }
 
-# config NAME SCHEMA PORT DSN_FILE [extra queue keys] [heartbeat_timeout]: a worker configuration.
-config() {
-  ports[$1]=$3
+# launch NAME SCHEMA [DSN] [extra queue keys] [heartbeat_timeout]: writes the worker's DSN
+# file (default PGQ_TEST_DSN) and configuration, on a free port, and starts it.
+launch() {
+  local port
+  port=$(free_port)
+  printf '%s\n' "${3:-$PGQ_TEST_DSN}" >"$work/$1.dsn"
   cat >"$work/$1.yaml" <<YAML
 database:
-  dsn_file: $4
+  dsn_file: $work/$1.dsn
 pool: {min_size: 1, max_size: 4, health_check_interval: 1s, acquire_timeout: 2s}
 queue:
   schema: $2
   batch_size: 5
   dequeue_timeout: 30s
-  heartbeat_timeout: ${6:-2s}
+  heartbeat_timeout: ${5:-2s}
   health_check_interval: 1s
   health_check_timeout: 1s
-  ${5:-}
+  ${4:-}
 entrypoints:
   chaos.short:
     handler: {type: sleep, duration: 50ms}
@@ -91,21 +50,11 @@ entrypoints:
     handler: {type: sleep, duration: 300ms}
   chaos.stuck:
     handler: {type: sleep, duration: 2s}
-http: {address: 127.0.0.1, port: $3}
+http: {address: 127.0.0.1, port: $port}
 logging: {format: text}
 shutdown: {grace_period: 10s}
 YAML
-}
-start() { # NAME
-  "$pgq" run --config "$work/$1.yaml" >"$work/$1.log" 2>&1 &
-  pids[$1]=$!
-}
-stop() { # NAME: SIGTERM, must exit 0
-  local rc=0
-  kill -TERM "${pids[$1]}"
-  wait "${pids[$1]}" || rc=$?
-  unset "pids[$1]"
-  [[ $rc == 0 ]] || fail "worker $1 exited with $rc after SIGTERM"
+  worker_start "$1" "$work/$1.yaml" "$port"
 }
 setup_schema() { # SCHEMA
   "$pgq" --dsn "$PGQ_TEST_DSN" --schema "$1" install >/dev/null
@@ -129,29 +78,20 @@ check_once() { # SCHEMA JOBS LABEL [ALLOW_RERUNS]
     [[ $finished == "$jobs" && $dupes == 0 && $left == 0 ]] || fail "$3: jobs lost or finished twice"
   fi
 }
-dsn_file() { # NAME DSN
-  printf '%s\n' "$2" >"$work/$1.dsn"
-  echo "$work/$1.dsn"
-}
 elapsed() { echo $(($(now_ms) - $1)); }
 
 # ------------------------------------------------------------------ kill9
 scenario_kill9() {
   local s="chaos_kill_$RANDOM" jobs=600 name victim_id held rescued extra
   setup_schema "$s"
-  for name in k1 k2 k3; do
-    config "$name" "$s" "$(free_port)" "$(dsn_file "$name" "$PGQ_TEST_DSN")"
-    start "$name"
-  done
-  for name in k1 k2 k3; do await_ready "${ports[$name]}" 200 30; done
+  for name in k1 k2 k3; do launch "$name" "$s"; done
+  for name in k1 k2 k3; do worker_await "$name" 200 30; done
   enqueue_many "$s" "$jobs" chaos.long
   victim_id=$(grep -oP 'queue manager \K[0-9a-f-]{36}' "$work/k1.log" | head -n 1)
   [[ -n $victim_id ]] || fail "kill9: no queue manager id in k1's log"
   await_sql "SELECT count(*) >= 5 FROM $s.pgqueuer WHERE status = 'picked'
     AND queue_manager_id = '$victim_id'" 30 t
-  kill -KILL "${pids[k1]}"
-  wait "${pids[k1]}" 2>/dev/null || true
-  unset "pids[k1]"
+  worker_kill k1
   local killed_at
   killed_at=$(now_ms)
   sql "SELECT id FROM $s.pgqueuer WHERE status = 'picked' AND queue_manager_id = '$victim_id'
@@ -161,10 +101,10 @@ scenario_kill9() {
   local rescue_ms
   rescue_ms=$(elapsed "$killed_at")
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 90 "$jobs"
-  alive k2
-  alive k3
-  stop k2
-  stop k3
+  worker_alive k2
+  worker_alive k3
+  worker_stop k2
+  worker_stop k3
   cat "$work/k2.log" "$work/k3.log" | grep -oP 'job rescued: .* job_id=\K[0-9]+' | sort -n >"$work/rescued"
   rescued=$(wc -l <"$work/rescued")
   extra=$(comm -13 <(sort "$work/held") <(sort "$work/rescued") | wc -l)
@@ -179,34 +119,30 @@ scenario_kill9() {
 
 # ---------------------------------------------------------------- restart
 scenario_restart() {
-  local mode=$1 s="chaos_restart_$RANDOM" jobs=1500 p1 p2 down_at up_at t1 t2
+  local mode=$1 s="chaos_restart_$RANDOM" jobs=1500 down_at up_at t1 t2
   setup_schema "$s"
-  p1=$(free_port)
-  p2=$(free_port)
-  config r1 "$s" "$p1" "$(dsn_file r1 "$PGQ_TEST_DSN")"
-  config r2 "$s" "$p2" "$(dsn_file r2 "$PGQ_TEST_DSN")"
-  start r1
-  start r2
-  await_ready "$p1" 200 30
-  await_ready "$p2" 200 30
+  launch r1 "$s"
+  launch r2 "$s"
+  worker_await r1 200 30
+  worker_await r2 200 30
   enqueue_many "$s" "$jobs" chaos.short
   await_sql "SELECT count(*) >= 200 FROM $s.pgqueuer_log WHERE status = 'successful'" 60 t
   down_at=$(now_ms)
   pgq_pg_halt "$mode" 2>/dev/null
-  await_ready "$p1" 503 10
-  await_ready "$p2" 503 10
+  worker_await r1 503 10
+  worker_await r2 503 10
   echo "  restart ($mode): both workers not ready $(elapsed "$down_at") ms after the stop"
   pgq_pg_resume 2>/dev/null
   up_at=$(now_ms)
-  await_ready "$p1" 200 10
+  worker_await r1 200 10
   t1=$(elapsed "$up_at")
-  await_ready "$p2" 200 10
+  worker_await r2 200 10
   t2=$(elapsed "$up_at")
-  alive r1
-  alive r2
+  worker_alive r1
+  worker_alive r2
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 90 "$jobs"
-  stop r1
-  stop r2
+  worker_stop r1
+  worker_stop r2
   echo "  restart ($mode): ready again after ${t1} ms and ${t2} ms (bound 2000 ms)"
   # Immediate mode is a crash of the server (which runs with synchronous_commit off here,
   # ci/lib/postgres.sh): at-least-once allows a job to run again across it, and the count
@@ -223,12 +159,10 @@ scenario_restart() {
 
 # --------------------------------------------------------------- listener
 scenario_listener() {
-  local s="chaos_listen_$RANDOM" port app="pgq_chaos_listener_$RANDOM" i worst=0 ms id at
+  local s="chaos_listen_$RANDOM" app="pgq_chaos_listener_$RANDOM" i worst=0 ms id at
   setup_schema "$s"
-  port=$(free_port)
-  config l1 "$s" "$port" "$(dsn_file l1 "$PGQ_TEST_DSN?application_name=$app")"
-  start l1
-  await_ready "$port" 200 30
+  launch l1 "$s" "$PGQ_TEST_DSN?application_name=$app"
+  worker_await l1 200 30
   for i in 1 2 3; do
     await_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$app'
       AND query LIKE 'LISTEN%'" 10 1
@@ -242,9 +176,9 @@ scenario_listener() {
     echo "  listener: run $i, job $id done ${ms} ms after the LISTEN backend was terminated"
     ((ms > worst)) && worst=$ms
   done
-  await_ready "$port" 200 2
-  alive l1
-  stop l1
+  worker_await l1 200 2
+  worker_alive l1
+  worker_stop l1
   ((worst <= 1000)) || fail "listener: a job waited ${worst} ms (bound 1000 ms)"
   results+=("listener: ok (worst ${worst} ms)")
   sql "DROP SCHEMA $s CASCADE" >/dev/null
@@ -252,38 +186,30 @@ scenario_listener() {
 
 # -------------------------------------------------------------- partition
 scenario_partition() {
-  local s="chaos_part_$RANDOM" jobs=400 port pport paused_at healed_at t_down t_up
+  local s="chaos_part_$RANDOM" jobs=400 paused_at healed_at t_down t_up
   setup_schema "$s"
-  pport=$(free_port)
-  setsid socat "TCP-LISTEN:$pport,bind=127.0.0.1,reuseaddr,fork" "TCP:127.0.0.1:$PGQ_PG_PORT" &
-  proxy=$!
-  local via=${PGQ_TEST_DSN/:$PGQ_PG_PORT\//:$pport/}
-  [[ $via != "$PGQ_TEST_DSN" ]] || fail "partition: cannot point the DSN at the proxy ($PGQ_TEST_DSN)"
-  port=$(free_port)
+  pg_proxy_start
   # Heartbeats stall with everything else during the partition: a timeout
   # shorter than the partition would let the worker take over its own jobs.
-  config p1 "$s" "$port" "$(dsn_file p1 "$via")" "" 30s
-  start p1
-  await_ready "$port" 200 30
+  launch p1 "$s" "$proxy_dsn" "" 30s
+  worker_await p1 200 30
   enqueue_many "$s" "$jobs" chaos.short
   await_sql "SELECT count(*) >= 50 FROM $s.pgqueuer_log WHERE status = 'successful'" 60 t
   paused_at=$(now_ms)
   kill -STOP -- "-$proxy"
-  await_ready "$port" 503 15
+  worker_await p1 503 15
   t_down=$(elapsed "$paused_at")
   echo "  partition: not ready ${t_down} ms after the proxy froze"
   sleep 2 # keep the partition a while: in-flight statements stay stuck
-  alive p1
+  worker_alive p1
   healed_at=$(now_ms)
   kill -CONT -- "-$proxy"
-  await_ready "$port" 200 15
+  worker_await p1 200 15
   t_up=$(elapsed "$healed_at")
   echo "  partition: ready ${t_up} ms after it healed"
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 90 "$jobs"
-  stop p1
-  kill -KILL -- "-$proxy" 2>/dev/null || true
-  wait "$proxy" 2>/dev/null || true
-  proxy=""
+  worker_stop p1
+  pg_proxy_stop
   check_once "$s" "$jobs" partition
   results+=("partition: ok (not ready after ${t_down} ms, ready ${t_up} ms after healing)")
   sql "DROP SCHEMA $s CASCADE" >/dev/null
@@ -291,17 +217,15 @@ scenario_partition() {
 
 # ---------------------------------------------------------------- sigterm
 scenario_sigterm() {
-  local s="chaos_term_$RANDOM" jobs=30 port queued picked finished took at
+  local s="chaos_term_$RANDOM" jobs=30 queued picked finished took at
   setup_schema "$s"
-  port=$(free_port)
   # 10 handler threads (2 x batch_size) and room for 15 claims: 5 wait unstarted.
-  config t1 "$s" "$port" "$(dsn_file t1 "$PGQ_TEST_DSN")"
-  start t1
-  await_ready "$port" 200 30
+  launch t1 "$s"
+  worker_await t1 200 30
   enqueue_many "$s" "$jobs" chaos.stuck
   await_sql "SELECT count(*) FROM $s.pgqueuer WHERE status = 'picked'" 30 15
   at=$(now_ms)
-  stop t1
+  worker_stop t1
   took=$(elapsed "$at")
   finished=$(sql "SELECT count(*) FROM $s.pgqueuer_log WHERE status = 'successful'")
   queued=$(sql "SELECT count(*) FROM $s.pgqueuer WHERE status = 'queued' AND queue_manager_id IS NULL")
@@ -311,11 +235,9 @@ scenario_sigterm() {
   [[ $finished == 10 && $queued == 20 && $picked == 0 ]] ||
     fail "sigterm: expected 10 finished, 20 queued (5 of them handed back), 0 picked"
   # Another worker takes the rest at once; every job still ends exactly once.
-  port=$(free_port)
-  config t2 "$s" "$port" "$(dsn_file t2 "$PGQ_TEST_DSN")"
-  start t2
+  launch t2 "$s"
   await_sql "SELECT count(DISTINCT job_id) FROM $s.pgqueuer_log WHERE status = 'successful'" 60 "$jobs"
-  stop t2
+  worker_stop t2
   check_once "$s" "$jobs" sigterm
   results+=("sigterm: ok (drained in ${took} ms, 5 unstarted handed back)")
   sql "DROP SCHEMA $s CASCADE" >/dev/null
@@ -352,9 +274,8 @@ entrypoints:
 http: {address: 127.0.0.1, port: $port}
 logging: {format: text}
 YAML
-  "$pgq" run --config "$work/rot.yaml" >"$work/rot.log" 2>&1 &
-  pids[rot]=$!
-  await_ready "$port" 200 30
+  worker_start rot "$work/rot.yaml" "$port"
+  worker_await rot 200 30
   # Rotate: new secret in the file, then in the server; cut every session.
   printf '%s\n' "$pw2" >"$work/password"
   sql "ALTER ROLE $role PASSWORD '$pw2'" >/dev/null
@@ -364,10 +285,10 @@ YAML
   await_sql "SELECT count(*) FROM $s.pgqueuer_log WHERE job_id = $id AND status = 'successful'" 15 1
   local ms
   ms=$(elapsed "$at")
-  await_ready "$port" 200 5
+  worker_await rot 200 5
   local sessions
   sessions=$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename = '$role'")
-  stop rot
+  worker_stop rot
   # shellcheck disable=SC2016
   _pgq_pg_as_owner sh -c 'mv "$1.chaos" "$1"' sh "$hba"
   sql "SELECT pg_reload_conf()" >/dev/null

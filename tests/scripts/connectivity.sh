@@ -12,37 +12,19 @@
 #   Roles: the worker runs as the least-privilege role of docs/sql/roles.sql.
 # Prints the drain rate direct vs through pgbouncer. Wall time about 40 s.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../../ci/lib/postgres.sh
-source "$root/ci/lib/postgres.sh"
-# shellcheck source=../../ci/lib/ports.sh
-source "$root/ci/lib/ports.sh"
-build=${PGQ_BUILD_DIR:?run through ci/test}
-pgq=$build/worker/pgq
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_build
+require_tools openssl pgbouncer psql curl
 jobs=${PGQ_CONNECTIVITY_JOBS:-10000}
-
-missing=()
-for tool in openssl pgbouncer psql curl; do
-  command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-  echo "connectivity: missing ${missing[*]} (ci/deps installs them)"
-  [[ ${CI:-} == true ]] && exit 1
-  echo "SKIP (not under CI=true)"
-  exit 0
-fi
 pgbouncer_bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 
 # ---- certificates (readable by the postgres user: the directory is handed over) ----------
-certs=$(mktemp -d /tmp/pgq-tls.XXXXXX)
-worker=""
-bouncer_pid=""
-cleanup() {
-  [[ -n $worker ]] && kill -KILL "$worker" 2>/dev/null || true
-  [[ -n $bouncer_pid ]] && kill -TERM "$bouncer_pid" 2>/dev/null || true
-  rm -rf "$certs"
-}
-trap cleanup EXIT
+test_workdir /tmp
+certs=$work
+# shellcheck source=lib/worker.sh
+source "$pgq_root/tests/scripts/lib/worker.sh"
+AWAIT_INTERVAL=0.2
 ossl() { openssl "$@" 2>/dev/null; }
 make_ca() { # name
   ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pgq test $1" \
@@ -79,7 +61,7 @@ ssl_ca_file = '$certs/ca.crt'
 hba_file = '$certs/hba.conf'" pgq_pg_start
 port=$PGQ_PG_PORT
 plain="host=127.0.0.1 port=$port dbname=postgres user=postgres sslmode=disable"
-sql() { PGOPTIONS="-c client_min_messages=warning" psql "$plain" -XAtqc "$1"; }
+SQL_DSN=$plain
 tls_base="host=localhost port=$port dbname=postgres user=postgres sslmode=verify-full"
 client="sslcert=$certs/client.crt sslkey=$certs/worker-client.key"
 
@@ -114,10 +96,9 @@ expect_refused "no client certificate" "$tls_base sslrootcert=$certs/ca.crt" \
   "requires a client certificate"
 
 # ---- least-privilege roles -----------------------------------------------------------------
-psql "$plain" -Xq -v ON_ERROR_STOP=1 -v schema=public -f "$root/docs/sql/roles.sql" >/dev/null
+psql "$plain" -Xq -v ON_ERROR_STOP=1 -v schema=public -f "$pgq_root/docs/sql/roles.sql" >/dev/null
 
 # ---- the worker: config error, rotated CA, pgbouncer -----------------------------------------
-free_port() { pgq_free_port; }
 http_port=$(free_port)
 write_config() { # file mode database-yaml
   cat >"$1" <<YAML
@@ -155,46 +136,33 @@ else
   failures=$((failures + 1))
 fi
 
-status() { curl -s -o "$certs/body" -w '%{http_code}' "http://127.0.0.1:$http_port/readyz" || true; }
-await_ready() { # code seconds
-  local deadline=$((SECONDS + $2))
-  until [[ $(status) == "$1" ]]; do
-    if ((SECONDS >= deadline)); then
-      echo "timed out waiting for readyz $1; last: $(cat "$certs/body" 2>/dev/null)"
-      return 1
-    fi
-    sleep 0.2
-  done
-}
-stop_worker() {
-  kill -TERM "$worker" 2>/dev/null || true
-  wait "$worker" || true
-  worker=""
+# await_ready CODE SECONDS: the running worker's /readyz answers CODE (body in $body), or
+# status 1 after saying what it answered last.
+body=$certs/worker.readyz
+await_ready() {
+  worker_poll worker "$1" "$2" && return 0
+  echo "timed out waiting for readyz $1; last: $(cat "$body" 2>/dev/null)"
+  return 1
 }
 
 # The wrong CA at start: not ready, with the reason; the right CA replaces the file (as a
 # rotated ConfigMap does) and the next connection attempt uses it.
 cp "$certs/other-ca.crt" "$certs/worker-ca.crt"
 write_config "$certs/rotate.yaml" continuous "$tls_yaml" 30s
-"$pgq" run --config "$certs/rotate.yaml" >"$certs/rotate.log" 2>&1 &
-worker=$!
+worker_start worker "$certs/rotate.yaml" "$http_port"
 # Until the first connection attempt has failed, the reason is "starting".
-deadline=$((SECONDS + 30))
-until [[ $(status) == 503 ]] && grep -q "does not verify against sslrootcert" "$certs/body"; do
-  ((SECONDS < deadline)) || break
-  sleep 0.2
-done
-if grep -q "does not verify against sslrootcert" "$certs/body"; then
-  echo "ok   readyz names the wrong CA: $(grep -o 'cannot open the pool[^"]*' "$certs/body" | cut -c1-160)"
+wrong_ca_named() { worker_ready worker 503 && grep -q "does not verify against sslrootcert" "$body"; }
+if poll 30 wrong_ca_named; then
+  echo "ok   readyz names the wrong CA: $(grep -o 'cannot open the pool[^"]*' "$body" | cut -c1-160)"
 else
-  echo "FAIL readyz reason for the wrong CA: $(cat "$certs/body")"
+  echo "FAIL readyz reason for the wrong CA: $(cat "$body" 2>/dev/null)"
   failures=$((failures + 1))
 fi
 cp "$certs/ca.crt" "$certs/worker-ca.crt.new" && mv "$certs/worker-ca.crt.new" "$certs/worker-ca.crt"
 await_ready 200 60 && echo "ok   rotated CA file picked up on reconnect: ready" ||
   failures=$((failures + 1))
-stop_worker
-if grep -q "BEGIN\|PRIVATE KEY" "$certs/rotate.log"; then
+worker_stop worker any
+if grep -q "BEGIN\|PRIVATE KEY" "$(worker_log worker)"; then
   echo "FAIL key or certificate material in the worker log"
   failures=$((failures + 1))
 fi
@@ -224,11 +192,9 @@ else
   "$pgbouncer_bin" "$certs/pgbouncer.ini" >/dev/null 2>&1 &
 fi
 bouncer_pid=$!
-deadline=$((SECONDS + 20))
-until psql "host=127.0.0.1 port=$bport dbname=postgres user=postgres" -XAtqc "SELECT 1" >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || { echo "pgbouncer did not start"; cat "$certs/pgbouncer.log"; exit 1; }
-  sleep 0.2
-done
+at_exit 'kill -TERM "$bouncer_pid" 2>/dev/null'
+bouncer_up() { psql "host=127.0.0.1 port=$bport dbname=postgres user=postgres" -XAtqc "SELECT 1" >/dev/null 2>&1; }
+poll 20 bouncer_up || { cat "$certs/pgbouncer.log"; fail "pgbouncer did not start"; }
 echo "pgbouncer $("$pgbouncer_bin" --version | head -1 | awk '{print $NF}') in transaction mode on port $bport"
 
 enqueue() { sql "INSERT INTO pgqueuer (priority, entrypoint, payload, status) SELECT 0, 'conn.noop', NULL, 'queued' FROM generate_series(1, $1)" >/dev/null; }
@@ -292,17 +258,16 @@ drain "pgbouncer (transaction), listener direct" "$bouncer_yaml"
 # Wake-ups through LISTEN: a long dequeue_timeout, so only a notification can start the
 # claim quickly; every job enqueued while the worker waits is done.
 write_config "$certs/wake.yaml" continuous "$bouncer_yaml" 10m
-"$pgq" run --config "$certs/wake.yaml" >"$certs/wake.log" 2>&1 &
-worker=$!
-await_ready 200 30
+worker_start_ready worker "$certs/wake.yaml" "$http_port" 30
 before=$(done_count)
+done_is() { [[ $(done_count) == "$1" ]]; }
 for round in 1 2 3 4 5; do
   enqueue 1
-  deadline=$((SECONDS + 5))
-  until [[ $(done_count) == $((before + round)) ]]; do
-    ((SECONDS < deadline)) || { echo "FAIL wake-up $round did not arrive through LISTEN"; failures=$((failures + 1)); break 2; }
-    sleep 0.05
-  done
+  if ! AWAIT_INTERVAL=0.05 poll 5 done_is $((before + round)); then
+    echo "FAIL wake-up $round did not arrive through LISTEN"
+    failures=$((failures + 1))
+    break
+  fi
 done
 echo "ok   $round wake-ups through LISTEN (listener direct, statements through pgbouncer)"
 backends=$(sql "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'pgq_worker' AND s.ssl AND a.query LIKE 'LISTEN%'")
@@ -321,22 +286,20 @@ listen_errors='pgq_driver_errors_total{endpoint="listener",kind="connect"}'
 errors_before=$(metric "$listen_errors")
 cp "$certs/other-ca.crt" "$certs/listener-ca.crt"
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pgq_worker' AND query LIKE 'LISTEN%'" >/dev/null
-if await_ready 503 30 && grep -q '"name":"listener","ok":false,"endpoint":"listener"' "$certs/body" &&
-  grep -q 'listener endpoint (database.listener)' "$certs/body" &&
-  grep -q '"name":"lease","ok":true,"endpoint":"pool"' "$certs/body"; then
-  echo "ok   readyz names the failed listener endpoint: $(grep -o 'listener endpoint[^"]*' "$certs/body")"
+if await_ready 503 30 && grep -q '"name":"listener","ok":false,"endpoint":"listener"' "$body" &&
+  grep -q 'listener endpoint (database.listener)' "$body" &&
+  grep -q '"name":"lease","ok":true,"endpoint":"pool"' "$body"; then
+  echo "ok   readyz names the failed listener endpoint: $(grep -o 'listener endpoint[^"]*' "$body")"
 else
-  echo "FAIL readyz for a failed listener endpoint: $(cat "$certs/body")"
+  echo "FAIL readyz for a failed listener endpoint: $(cat "$body")"
   failures=$((failures + 1))
 fi
-deadline=$((SECONDS + 30))
-while :; do
+listener_counted_down() {
   errors_after=$(metric "$listen_errors")
   up=$(metric 'pgq_listener_up{endpoint="listener"}')
-  [[ $errors_after != "${errors_before:-}" && $up == 0 ]] && break
-  ((SECONDS < deadline)) || break
-  sleep 0.2
-done
+  [[ $errors_after != "${errors_before:-}" && $up == 0 ]]
+}
+poll 30 listener_counted_down || true
 if [[ -n $errors_after && $errors_after != "${errors_before:-}" && $up == 0 ]]; then
   echo "ok   metrics: $listen_errors $errors_before -> $errors_after, listener_up 0"
 else
@@ -346,7 +309,7 @@ fi
 cp "$certs/ca.crt" "$certs/listener-ca.crt.new" && mv "$certs/listener-ca.crt.new" "$certs/listener-ca.crt"
 await_ready 200 60 && echo "ok   the right CA brings the listener endpoint back: ready" ||
   failures=$((failures + 1))
-stop_worker
+worker_stop worker any
 
 if ((failures)); then
   echo "connectivity: $failures failure(s)"

@@ -20,13 +20,12 @@
 # Needs root, buildah, debootstrap, curl, psql, unshare. Under CI=true a missing tool or a
 # failed build is a failure; otherwise the script says what it skipped and exits 0.
 set -euo pipefail
-
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+root=$pgq_root
 cd "$root"
-# shellcheck source=ci/lib/image.sh
+# shellcheck source=../../ci/lib/image.sh
 source "$root/ci/lib/image.sh"
-# shellcheck source=../../ci/lib/ports.sh
-source "$root/ci/lib/ports.sh"
 
 build_dir=${PGQ_BUILD_DIR:-$root/build}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
@@ -36,64 +35,32 @@ tag=localhost/pgq:test-$$
 started=$SECONDS
 step_started=$SECONDS
 
-is_ci() {
-  case ${CI:-} in
-    true | TRUE | True | 1 | yes) return 0 ;;
-  esac
-  return 1
-}
-# give_up REASON: a failure under CI=true, a skip otherwise.
-give_up() {
-  if is_ci; then
-    echo "FAIL  $1"
-    exit 1
-  fi
-  echo "SKIP  $1 (under CI=true this fails)"
-  exit 0
-}
-fail() {
-  echo "FAIL  $*"
-  exit 1
-}
 step() {
   echo "ok    $* ($((SECONDS - step_started))s)"
   step_started=$SECONDS
 }
 
-[[ $(id -u) -eq 0 ]] || give_up "image build: needs root (debootstrap, buildah chroot isolation)"
-for tool in buildah debootstrap curl psql unshare chroot; do
-  command -v "$tool" >/dev/null 2>&1 || give_up "image build: $tool is not installed (run ci/deps)"
-done
-[[ -n ${PGQ_TEST_DSN:-} ]] || give_up "image run: PGQ_TEST_DSN is not set (start PostgreSQL with ci/lib/postgres.sh)"
+[[ $(id -u) -eq 0 ]] || skip_or_fail "image build: needs root (debootstrap, buildah chroot isolation)"
+require_tools buildah debootstrap curl psql unshare chroot
+require_database
 
 pgq_image_init "$build_dir/image"
-work=$(mktemp -d "$build_dir/image/run.XXXXXX")
+test_workdir "$build_dir/image" keep-on-failure
 # One image build at a time per build directory: they share the storage.
 exec 9>"$build_dir/image/.lock"
 flock 9
 
-ctr="" pid="" db=""
-cleanup() {
-  local rc=$?
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  if [[ -n $ctr ]]; then
-    pgq_image_buildah umount "$ctr" >/dev/null 2>&1 || true
-    pgq_image_buildah rm "$ctr" >/dev/null 2>&1 || true
-  fi
-  pgq_image_buildah rmi -f "$tag" >/dev/null 2>&1 || true
-  if [[ -n $db ]]; then
-    psql "$PGQ_TEST_DSN" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-  fi
-  if [[ $rc -eq 0 ]]; then rm -rf "$work"; else echo "outputs kept in $work"; fi
-}
-trap cleanup EXIT
+ctr="" db=""
+at_exit '[[ -z $db ]] || sql "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1'
+at_exit 'pgq_image_buildah rmi -f "$tag" >/dev/null 2>&1'
+at_exit '[[ -z $ctr ]] || { pgq_image_buildah umount "$ctr"; pgq_image_buildah rm "$ctr"; } >/dev/null 2>&1'
+# shellcheck source=lib/worker.sh
+source "$pgq_root/tests/scripts/lib/worker.sh"
 
 # ---- 1. base and build ---------------------------------------------------------------------
 echo "== base image ($base_name, debootstrap minbase, no registry) =="
 if ! pgq_image_base "$base_cache" "$base_name"; then
-  give_up "image base: debootstrap or buildah commit failed (above)"
+  skip_or_fail "image base: debootstrap or buildah commit failed (above)"
 fi
 step "base image $base_name"
 
@@ -105,8 +72,7 @@ if ! pgq_image_build "$tag" --build-arg PGQ_VERSION="$version" \
   --build-arg PGQ_REVISION="$revision" --build-arg PGQ_SOURCE="$source_url" \
   >"$work/bud.log" 2>&1; then
   tail -n 40 "$work/bud.log"
-  if is_ci; then fail "buildah bud"; fi
-  give_up "buildah bud failed (log above)"
+  skip_or_fail "buildah bud failed (log above)"
 fi
 step "buildah bud -t $tag"
 
@@ -128,7 +94,7 @@ step "labels (source, version $version, revision ${revision:0:12}), USER $user"
 
 # ---- 3. pgq install through buildah run ----------------------------------------------------
 db=pgq_image_$$_$RANDOM
-psql "$PGQ_TEST_DSN" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+sql "CREATE DATABASE $db" >/dev/null
 dsn=$(sed -E "s#/[^/?]*(\?|$)#/$db\1#" <<<"${PGQ_TEST_DSN%/}")
 [[ $dsn == *"/$db"* ]] || dsn="${PGQ_TEST_DSN%/}/$db"
 ctr=$(pgq_image_buildah from "$tag")
@@ -137,12 +103,12 @@ if ! pgq_image_buildah run --user 65532:65532 --network host "$ctr" -- \
   cat "$work/install.log"
   fail "buildah run --user 65532:65532 $tag pgq install"
 fi
-tables=$(psql "$dsn" -X -At -c "SELECT count(*) FROM pg_tables WHERE tablename IN ('pgqueuer', 'pgqueuer_log', 'pgqueuer_statistics', 'pgqueuer_schedules')")
+tables=$(SQL_DSN=$dsn sql_value "SELECT count(*) FROM pg_tables WHERE tablename IN ('pgqueuer', 'pgqueuer_log', 'pgqueuer_statistics', 'pgqueuer_schedules')")
 [[ $tables == 4 ]] || fail "pgq install from the image created $tables of the 4 tables"
 step "buildah run --user 65532:65532: pgq install created the schema"
 
 # ---- 4. pgq run on a read-only root --------------------------------------------------------
-port=$(pgq_free_port)
+port=$(free_port)
 pg_port=$(sed -nE 's#.*@[^:/]+:([0-9]+)/.*#\1#p' <<<"$PGQ_TEST_DSN")
 pg_user=$(sed -nE 's#^postgresql://([^@:]+)[@:].*#\1#p' <<<"$PGQ_TEST_DSN")
 mkdir -p "$work/etc-pgq/secrets" "$work/rootfs"
@@ -169,9 +135,10 @@ shutdown:
 EOF
 mnt=$(pgq_image_buildah mount "$ctr")
 # A private mount namespace: the read-only root, the config, /tmp, /proc and /dev exist only
-# for the worker. unshare and chroot exec, so $pid is the worker itself.
+# for the worker. unshare and chroot exec, so the process "run" is the worker itself.
+worker_port[run]=$port
 # shellcheck disable=SC2016  # expanded by the inner shell
-unshare --mount --propagation private bash -c '
+worker_spawn run unshare --mount --propagation private bash -c '
   set -e
   mount --bind "$1" "$2"
   mount -o remount,bind,ro "$2"
@@ -184,33 +151,14 @@ unshare --mount --propagation private bash -c '
   chroot --userspec=65532:65532 "$2" sh -c "touch /tmp/probe && ! touch /probe 2>/dev/null" ||
     { echo "uid 65532: /tmp not writable or / writable"; exit 3; }
   exec chroot --userspec=65532:65532 "$2" pgq run --config /etc/pgq/config.yaml
-' sh "$mnt" "$work/rootfs" "$work/etc-pgq" >"$work/run.log" 2>&1 &
-pid=$!
-ready=""
-for ((i = 0; i < 120; i++)); do
-  code=$(curl -s -o "$work/readyz.json" -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
-  if [[ $code == 200 ]]; then
-    ready=yes
-    break
-  fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.5
-done
-if [[ -z $ready ]]; then
-  tail -n 30 "$work/run.log"
-  cat "$work/readyz.json" 2>/dev/null || true
+' sh "$mnt" "$work/rootfs" "$work/etc-pgq"
+if ! AWAIT_INTERVAL=0.5 worker_poll run 200 60; then
+  cat "$work/run.readyz" 2>/dev/null || true
   fail "pgq run from the image did not reach /readyz 200 within 60 s"
 fi
-echo "readyz: $(cat "$work/readyz.json")"
+echo "readyz: $(cat "$work/run.readyz")"
 step "pgq run as uid 65532, read-only root (writes to / refused, /tmp writable): /readyz 200"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[[ $rc -eq 0 ]] || {
-  tail -n 20 "$work/run.log"
-  fail "pgq run exited with $rc after SIGTERM, expected 0"
-}
+worker_stop run
 step "SIGTERM: pgq run drained and exited 0"
 
 echo "image checks passed: $tag, $((size / 1024 / 1024)) MiB, $((SECONDS - started))s in all"

@@ -1,60 +1,63 @@
 #include "queries/statements.h"
 
+#include <string_view>
+#include <utility>
+
 #include "queries/sql_files.h"
 #include "sql/literals.h"
 
 namespace pgq::detail {
+namespace {
 
-// The statements themselves are in src/queries/sql/, one file each, named as
-// the member that holds them here unless said otherwise.
+// The members that hold one file's statement as it is, by file name.
+constexpr std::pair<std::string SqlText::*, std::string_view> kFiles[] = {
+    {&SqlText::enqueue_raise, "enqueue_raise"},
+    {&SqlText::enqueue_skip, "enqueue"},
+    {&SqlText::live_dedupe_keys, "live_dedupe_keys"},
+    {&SqlText::queue_size, "queue_size"},
+    {&SqlText::dequeue, "claim_gated"},
+    {&SqlText::complete, "complete"},
+    {&SqlText::retry, "retry"},
+    {&SqlText::release, "release"},
+    {&SqlText::requeue, "requeue"},
+    {&SqlText::heartbeat, "heartbeat"},
+    {&SqlText::queue_probe, "queue_probe"},
+    {&SqlText::job_status, "job_status"},
+    {&SqlText::queue_lag, "queue_lag"},
+    {&SqlText::statistics_state, "statistics_state"},
+    {&SqlText::default_isolation_setting, "default_isolation_setting"},
+    {&SqlText::log_statistics, "log_statistics"},
+    {&SqlText::delete_entrypoints, "delete_entrypoints"},
+    {&SqlText::delete_stats, "delete_statistics"},
+    {&SqlText::delete_log, "delete_log"},
+    {&SqlText::insert_schedules, "insert_schedules"},
+    {&SqlText::fetch_schedules, "fetch_schedules"},
+    {&SqlText::schedules_queued, "schedules_queued"},
+    {&SqlText::schedule_heartbeat, "schedule_heartbeat"},
+    {&SqlText::peek_schedules, "peek_schedules"},
+    {&SqlText::delete_schedules, "delete_schedules"},
+    {&SqlText::delete_schedules_named, "delete_schedules_named"},
+};
+
+}  // namespace
+
+// The statements themselves are in src/queries/sql/, one file each.
 SqlText::SqlText(const DBSettings& s)
     : dequeue_ungated(SqlTemplate("claim", s)), analyze_queue(SqlTemplate("analyze_queue", s)) {
-  const auto statement = [&s](std::string_view name,
-                              std::vector<std::pair<std::string_view, std::string>> more = {}) {
-    return SqlStatement(name, s, std::move(more));
-  };
-  enqueue_raise = statement("enqueue_raise");
-  enqueue_skip = statement("enqueue");
-  live_dedupe_keys = statement("live_dedupe_keys");
-  queue_size = statement("queue_size");
+  for (const auto& [member, name] : kFiles) this->*member = SqlStatement(name, s);
 
-  dequeue = statement("claim_gated");
-  complete = statement("complete");
-  retry = statement("retry");
-  release = statement("release");
-  requeue = statement("requeue");
-  list_failed_newest = statement("list_failed", {{"order", "DESC"}});
-  list_failed_oldest = statement("list_failed", {{"order", "ASC"}});
-  heartbeat = statement("heartbeat");
-
-  queue_probe = statement("queue_probe");
-  job_status = statement("job_status");
-  queue_lag = statement("queue_lag");
-  statistics_state = statement("statistics_state");
-  default_isolation_setting = statement("default_isolation_setting");
-
+  // The files written in more than one form.
+  list_failed_newest = SqlStatement("list_failed", s, {{"order", "DESC"}});
+  list_failed_oldest = SqlStatement("list_failed", s, {{"order", "ASC"}});
   // PgQueuer's lock: hashtext of the (qualified) statistics table name.
-  aggregate_locked = statement(
-      "aggregate",
+  aggregate_locked = SqlStatement(
+      "aggregate", s,
       {{"guard", "pg_try_advisory_xact_lock(hashtext(" + QuoteLiteral(s.StatisticsTable()) + "))"}});
-  aggregate_unlocked = statement("aggregate", {{"guard", "TRUE"}});
-  log_statistics = statement("log_statistics");
-
-  delete_entrypoints = statement("delete_entrypoints");
-  delete_stats = statement("delete_statistics");
-  delete_log = statement("delete_log");
-  truncate_queue = statement("truncate", {{"table", s.QueueTable()}});
-  truncate_stats = statement("truncate", {{"table", s.StatisticsTable()}});
-  truncate_log = statement("truncate", {{"table", s.LogTable()}});
-  truncate_schedules = statement("truncate", {{"table", s.SchedulesTable()}});
-
-  insert_schedules = statement("insert_schedules");
-  fetch_schedules = statement("fetch_schedules");
-  schedules_queued = statement("schedules_queued");
-  schedule_heartbeat = statement("schedule_heartbeat");
-  peek_schedules = statement("peek_schedules");
-  delete_schedules = statement("delete_schedules");
-  delete_schedules_named = statement("delete_schedules_named");
+  aggregate_unlocked = SqlStatement("aggregate", s, {{"guard", "TRUE"}});
+  truncate_queue = SqlStatement("truncate", s, {{"table", s.QueueTable()}});
+  truncate_stats = SqlStatement("truncate", s, {{"table", s.StatisticsTable()}});
+  truncate_log = SqlStatement("truncate", s, {{"table", s.LogTable()}});
+  truncate_schedules = SqlStatement("truncate", s, {{"table", s.SchedulesTable()}});
 }
 
 }  // namespace pgq::detail

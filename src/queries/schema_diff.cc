@@ -53,6 +53,7 @@ SchemaDiff Compare(const SchemaContract& contract, const std::vector<CatalogRow>
   const CatalogRow* function = nullptr;
   std::vector<const CatalogRow*> triggers;
   for (const auto& row : catalog) {
+    if (row.kind == "schema") diff.schema_present = true;
     if (row.kind == "table") tables.insert(row.name);
     if (row.kind == "column") columns[{row.owner, row.name}] = row.detail;
     if (row.kind == "index") indexes[row.name] = &row;

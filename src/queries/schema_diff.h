@@ -28,6 +28,7 @@ struct IndexRebuild {
 };
 
 struct SchemaDiff {
+  bool schema_present = false;                    ///< the PostgreSQL schema exists
   std::vector<std::string> missing_tables;        ///< bare names
   std::vector<ExpectedColumn> missing_columns;    ///< of tables that exist
   std::vector<std::string> wrong_types;           ///< "column t.c is x, expected y"

@@ -142,6 +142,9 @@ void RunStep(Executor& session, const MigrationStep& step, const MigrateOptions&
   auto backoff = o.backoff;
   for (int attempt = 1;; ++attempt) {
     try {
+      // The invalid index a timed-out concurrent build left goes first; its
+      // DROP ... CONCURRENTLY waits for locks too, and is retried the same way.
+      if (attempt > 1 && !step.before_retry.empty()) session.Execute(step.before_retry);
       if (step.concurrent) {
         for (const auto& statement : step.statements) session.Execute(statement);
       } else {
@@ -160,7 +163,6 @@ void RunStep(Executor& session, const MigrationStep& step, const MigrateOptions&
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, o.backoff_max);
-      if (!step.before_retry.empty()) session.Execute(step.before_retry);
     }
   }
 }
@@ -176,13 +178,17 @@ MigrationPlan Schema::Plan(Executor& db, bool create_schema) const {
   plan.extras = diff.extras;
   if (!diff.HasTable(s.queue_table)) {
     plan.install = true;
-    plan.steps.push_back({"install the schema", InstallStatements(create_schema), false, ""});
+    // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+    // schema exists, which a migration role owning only its schema lacks.
+    plan.steps.push_back({"install the schema",
+                          InstallStatements(create_schema && !diff.schema_present), false, ""});
     return plan;
   }
+  // Short statements first, the long concurrent index builds last.
   AddTableSteps(s, contract, diff, plan);
   AddColumnSteps(s, diff, plan);
-  AddIndexSteps(s, diff, plan);
   AddTriggerSteps(s, diff, plan);
+  AddIndexSteps(s, diff, plan);
   return plan;
 }
 

@@ -92,10 +92,10 @@ TEST_F(SchemaMigrateTest, AnOlderSchemaGetsExactlyWhatItLacks) {
   EXPECT_FALSE(plan.install);
   EXPECT_THAT(Whats(plan), ElementsAre("add column " + settings().QueueTable() + ".attempts",
                                        "add column " + settings().LogTable() + ".traceback",
-                                       "create index " + Q("pgqueuer_ep_ea_idx") + " concurrently",
-                                       "create trigger " + settings().trigger));
-  EXPECT_TRUE(plan.steps[2].concurrent);
-  EXPECT_THAT(plan.steps[2].statements.front(), HasSubstr("CREATE INDEX CONCURRENTLY"));
+                                       "create trigger " + settings().trigger,
+                                       "create index " + Q("pgqueuer_ep_ea_idx") + " concurrently"));
+  EXPECT_TRUE(plan.steps[3].concurrent);
+  EXPECT_THAT(plan.steps[3].statements.front(), HasSubstr("CREATE INDEX CONCURRENTLY"));
   EXPECT_FALSE(schema.Verify(admin()).ok());
 
   EXPECT_EQ(schema.Migrate(admin()), MigrateOutcome::kUpgraded);

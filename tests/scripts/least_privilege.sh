@@ -53,7 +53,7 @@ PGOPTIONS="-c client_min_messages=warning" psql "$PGQ_TEST_DSN" -Xq -v ON_ERROR_
 ok "docs/sql/roles.sql applied to schema $schema"
 
 # --- the worker's configuration: connects as pgq_worker --------------------------------
-: >"$work/password" # trust authentication; the file must exist
+echo unused >"$work/password" # trust authentication ignores it; the file must not be empty
 chmod 600 "$work/password"
 http_port=$(pgq_free_port)
 cat >"$work/worker.yaml" <<YAML
@@ -89,6 +89,7 @@ if "$pgq" migrate --config "$work/worker.yaml" --user pgq_migrator >"$work/migra
   ok "pgq migrate --user pgq_migrator installed the schema"
 else
   bad "pgq migrate as pgq_migrator: $(cat "$work/migrate.log")"
+  exit 1
 fi
 owner=$(sql "SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = '$schema'::regnamespace")
 [[ $owner == pgq_migrator ]] && ok "every object is owned by pgq_migrator" || bad "objects owned by '$owner'"
@@ -106,7 +107,7 @@ export PGQUEUER_DSN=$worker_dsn PGQUEUER_SCHEMA=$schema
 worker_pid=$!
 deadline=$((SECONDS + 60))
 until curl -fsS "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || { bad "worker (pgq_worker) not ready: $(curl -sS "http://127.0.0.1:$http_port/readyz" 2>&1) $(tail -5 "$work/worker.log")"; break; }
+  ((SECONDS < deadline)) || { bad "worker (pgq_worker) not ready: $(curl -sS "http://127.0.0.1:$http_port/readyz" 2>&1) $(tail -5 "$work/worker.log")"; exit 1; }
   sleep 0.2
 done
 ((failures == 0)) && ok "pgq run as pgq_worker is ready"

@@ -9,8 +9,9 @@
 # and completion would wait behind it; with it, the statement gives up after
 # migrations.lock_timeout, backs off and retries, and the indexes build concurrently.
 #
-# Prints the longest enqueue (pgbench, per statement) and claim wait (queued -> picked in the
-# log) observed while the migration ran, and the migration's duration; fails when a job is
+# Prints the longest enqueue (pgbench, per statement) and enqueue-to-completion time (the log's
+# queued -> successful rows; a claim that waited for a lock shows there) observed while the
+# migration ran, and the migration's duration; fails when a job is
 # lost, when the migration did not retry, when it left the schema incomplete, or when a stall
 # came anywhere near the holder's duration (it would, were the migration queueing). The
 # target is a stall of at most 1 s.
@@ -50,7 +51,7 @@ await() { # query, seconds, expected
 command -v pgbench >/dev/null || { echo "FAIL pgbench is missing (ci/deps installs postgresql-client)"; exit 1; }
 
 # --- an older schema with a large log table -------------------------------------------
-PGQUEUER_DSN=$PGQ_TEST_DSN PGQUEUER_SCHEMA=$schema "$pgq" install >/dev/null
+PGQUEUER_DSN=$PGQ_TEST_DSN PGQUEUER_SCHEMA=$schema "$pgq" install >/dev/null 2>&1
 q=$schema.pgqueuer
 started=$SECONDS
 sql "INSERT INTO $schema.pgqueuer_log (job_id, status, priority, entrypoint, aggregated)
@@ -58,8 +59,8 @@ sql "INSERT INTO $schema.pgqueuer_log (job_id, status, priority, entrypoint, agg
 sql "DROP INDEX $schema.pgqueuer_log_not_aggregated; DROP INDEX $schema.pgqueuer_ep_ea_idx;
      DROP TRIGGER tg_pgqueuer_changed ON $q;
      CREATE TRIGGER tg_pgqueuer_changed AFTER INSERT OR UPDATE OR DELETE ON $q
-       EXECUTE FUNCTION $schema.fn_pgqueuer_changed();
-     VACUUM ANALYZE $schema.pgqueuer_log"
+       EXECUTE FUNCTION $schema.fn_pgqueuer_changed()"
+sql "VACUUM ANALYZE $schema.pgqueuer_log"
 echo "older schema: $log_rows log rows ($(sql "SELECT pg_size_pretty(pg_total_relation_size('$schema.pgqueuer_log'))")), no _not_aggregated / _ep_ea_idx, trigger without TRUNCATE ($((SECONDS - started)) s to build)"
 
 # --- the fleet ------------------------------------------------------------------------
@@ -100,8 +101,9 @@ done
 echo "fleet: 2 workers ready"
 
 # --- the stream, the report transaction, the migration --------------------------------
+# An enqueue as pgq's writes it: the job and its `queued` log row in one statement.
 cat >"$work/enqueue.sql" <<SQL
-INSERT INTO $q (priority, status, entrypoint) VALUES (0, 'queued', 'stall.job') RETURNING id;
+WITH job AS (INSERT INTO $q (priority, status, entrypoint) VALUES (0, 'queued', 'stall.job') RETURNING id, priority, entrypoint) INSERT INTO $schema.pgqueuer_log (job_id, status, priority, entrypoint) SELECT id, 'queued', priority, entrypoint FROM job;
 SQL
 (cd "$work" && pgbench -n -c 2 -j 2 -R "$rate" -T "$stream_seconds" -f enqueue.sql -l --log-prefix=stream \
   "$PGQ_TEST_DSN" >"$work/pgbench.out" 2>&1) &
@@ -128,14 +130,22 @@ migration_ms=$(awk -v a="$migrate_start" -v b="$migrate_end" 'BEGIN { printf "%.
 
 # --- nothing lost, the schema complete, the stalls ------------------------------------
 enqueued=$(sql "SELECT count(*) FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job' AND status = 'queued'")
+((enqueued > rate * stream_seconds / 2)) || { echo "FAIL only $enqueued jobs were enqueued"; cat "$work/pgbench.out"; exit 1; }
 await "SELECT count(*) FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job' AND status = 'successful'" 60 "$enqueued"
 await "SELECT count(*) FROM $q" 30 0
 retries=$(grep -c "retrying" "$work/migrate.log" || true)
 from=$(cat "$work/migrate_from")
 to=$(cat "$work/migrate_to")
-claim_ms=$(sql "SELECT coalesce(round(max(extract(epoch FROM p.created - q.created)) * 1000), 0)
-  FROM $schema.pgqueuer_log q JOIN $schema.pgqueuer_log p ON p.job_id = q.job_id AND p.status = 'picked'
-  WHERE q.status = 'queued' AND q.entrypoint = 'stall.job' AND q.created BETWEEN '$from' AND '$to'")
+# A claim's log row carries its statement's start time, so a claim that waited for a lock
+# shows only in the completion that follows it: queued -> successful is the job's whole way
+# through the fleet (claim, noop handler, batched completion).
+waits() { # the later status
+  sql "SELECT coalesce(round(max(extract(epoch FROM p.created - q.created)) * 1000), 0)
+    FROM $schema.pgqueuer_log q JOIN $schema.pgqueuer_log p ON p.job_id = q.job_id AND p.status = '$1'
+    WHERE q.status = 'queued' AND q.entrypoint = 'stall.job' AND q.created BETWEEN '$from' AND '$to'"
+}
+pick_ms=$(waits picked)
+claim_ms=$(waits successful)
 # pgbench -l: client, transaction, latency (us), script, epoch seconds, microseconds.
 enqueue_ms=$(awk -v a="$migrate_start" -v b="$migrate_end" '
   { end = $5 + $6 / 1e6; start = end - $3 / 1e6 }
@@ -149,7 +159,7 @@ echo "--- pgq migrate"
 cat "$work/migrate.log"
 echo "---"
 echo "stream: $enqueued jobs at $rate/s, all completed; migration $migration_ms ms with $retries lock retries"
-echo "longest enqueue during the migration: $enqueue_ms ms; longest claim wait: $claim_ms ms (target <= 1000 ms; the report held its lock $hold_seconds s)"
+echo "longest enqueue during the migration: $enqueue_ms ms; longest enqueue-to-completion: $claim_ms ms (enqueue-to-claim start $pick_ms ms); target <= 1000 ms; the report held its lock $hold_seconds s"
 failed=0
 ((retries > 0)) || { echo "FAIL the migration never had to retry: the held lock did not meet it"; failed=1; }
 [[ $verify == *"ok: every object is present"* ]] || { echo "FAIL pgq verify after the migration: $verify"; failed=1; }

@@ -1,6 +1,7 @@
 -- schema_catalog: what the database holds of a pgq schema, one row per
 -- object, for the schema contract (src/queries/schema_contract.cc) to compare
--- with what pgq expects: the tables (detail: relpersistence), their columns
+-- with what pgq expects: the schema itself (so an install by a role without
+-- CREATE on the database skips CREATE SCHEMA), the tables (detail: relpersistence), their columns
 -- (detail: the type, `enum:NAME` for an enum), their indexes (detail:
 -- pg_get_indexdef; valid: false for a failed concurrent build), the status
 -- enum's labels, the trigger function (detail: its body) and the tables'
@@ -18,8 +19,11 @@ WITH ns AS (
       AND c.relkind IN ('r', 'p')
       AND c.relname = ANY($1::text[])
 )
-SELECT 'table' AS kind, t.relname::text AS owner, t.relname::text AS name,
-       t.relpersistence::text AS detail, TRUE AS valid
+SELECT 'schema' AS kind, '' AS owner, n.nspname::text AS name, '' AS detail, TRUE AS valid
+FROM pg_namespace n
+WHERE n.oid = (SELECT oid FROM ns)
+UNION ALL
+SELECT 'table', t.relname::text, t.relname::text, t.relpersistence::text, TRUE
 FROM tables t
 UNION ALL
 SELECT 'column', t.relname::text, a.attname::text,

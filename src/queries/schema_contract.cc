@@ -85,6 +85,7 @@ SchemaContract ContractFor(const DBSettings& s) {
       {sc, sc + "_expression_entrypoint_key", "", true, false, ""},
   };
   c.function_body = FunctionBody(SqlStatement("schema_trigger_function", s, {{"create", "CREATE"}}));
+  c.function_markers = {"pg_notify(", QuoteLiteral(s.channel), "'table_changed_event'"};
   // AFTER, FOR EACH STATEMENT, INSERT (4) | DELETE (8) | UPDATE (16) | TRUNCATE (32).
   c.trigger_detail = "60 " + s.function;
   return c;

@@ -42,7 +42,12 @@ struct SchemaContract {
   std::vector<ExpectedColumn> columns;
   std::vector<std::string> status_labels;  ///< in PgQueuer's order
   std::vector<ExpectedIndex> indexes;
-  std::string function_body;  ///< the trigger function's prosrc
+  std::string function_body;  ///< the trigger function's prosrc as pgq writes it
+  /// What a current trigger function's body must contain: the channel and the
+  /// event type it sends. Bodies are compared by these, not byte for byte,
+  /// since PgQueuer's own install writes the same function with other
+  /// comments and layout.
+  std::vector<std::string> function_markers;
   std::string trigger_detail; ///< tgtype and function name, as the catalog query prints them
 };
 

@@ -132,7 +132,12 @@ SchemaDiff Compare(const SchemaContract& contract, const std::vector<CatalogRow>
   }
 
   diff.function_missing = function == nullptr;
-  diff.function_stale = function != nullptr && function->detail != contract.function_body;
+  diff.function_stale =
+      function != nullptr &&
+      std::any_of(contract.function_markers.begin(), contract.function_markers.end(),
+                  [function](const std::string& marker) {
+                    return function->detail.find(marker) == std::string::npos;
+                  });
   const CatalogRow* trigger = nullptr;
   for (const auto* row : triggers) {
     if (row->owner == s.queue_table && row->name == s.trigger) {

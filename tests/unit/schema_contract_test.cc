@@ -62,6 +62,28 @@ TEST(SchemaContractTest, TheContractIsWhatInstallCreates) {
   }
   EXPECT_THAT(contract.function_body, HasSubstr("table_changed_event"));
   EXPECT_EQ(contract.function_body.find("$pgq$"), std::string::npos);
+  for (const auto& marker : contract.function_markers) {
+    EXPECT_THAT(contract.function_body, HasSubstr(marker));
+  }
+}
+
+// PgQueuer's install writes the same function with its own comments and
+// layout: current as long as it notifies the configured channel; a function
+// baked with another channel is stale.
+TEST(SchemaContractTest, TheTriggerFunctionIsComparedByWhatItSends) {
+  const auto contract = detail::ContractFor(kSettings);
+  auto rows = CatalogOf(contract);
+  auto& function = *std::find_if(rows.begin(), rows.end(),
+                                 [](const CatalogRow& r) { return r.kind == "function"; });
+  function.detail =
+      "\n    DECLARE\n        to_emit BOOLEAN := false;  -- Flag\n    BEGIN\n"
+      "        IF to_emit THEN\n            PERFORM pg_notify(\n                'ch_pgqueuer',\n"
+      "                json_build_object('channel', 'ch_pgqueuer', 'type', "
+      "'table_changed_event')::text);\n        END IF;\n        RETURN NULL;\n    END;\n    ";
+  EXPECT_FALSE(Diff(rows).function_stale);
+  function.detail.replace(function.detail.find("'ch_pgqueuer'"), 13, "'other'");
+  function.detail.replace(function.detail.find("'ch_pgqueuer'"), 13, "'other'");
+  EXPECT_TRUE(Diff(rows).function_stale);
 }
 
 TEST(SchemaContractTest, ACatalogHoldingTheContractDiffersInNothing) {

@@ -32,6 +32,7 @@ SqlText::SqlText(const DBSettings& s)
   queue_lag = statement("queue_lag");
   statistics_state = statement("statistics_state");
   default_isolation_setting = statement("default_isolation_setting");
+  server_writability = statement("server_writability");
 
   // PgQueuer's lock: hashtext of the (qualified) statistics table name.
   aggregate_locked = statement(

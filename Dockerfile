@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # pgq worker image: `pgq run --config /etc/pgq/config.yaml`.
 #
-#   docker build -t pgq:0.1.0 .        (or: buildah bud; see docs/deployment.md, "The image")
-#   docker run --rm --read-only -v $PWD/config:/etc/pgq:ro pgq:0.1.0
+#   docker build -t pgq:0.2.0 .        (or: buildah bud; see docs/deployment.md, "The image")
+#   docker run --rm --read-only -v $PWD/config:/etc/pgq:ro pgq:0.2.0
 #
 # Two stages on Debian bookworm: the build stage compiles the `pgq` binary with Debian's
 # -dev packages (the same ones ci/deps installs); the runtime stage holds only the shared
@@ -38,7 +38,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPGQ_BUILD_TESTS=O
 # ---- runtime -------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
 # OCI annotations: where the image comes from and which commit it is.
-ARG PGQ_VERSION=0.1.0
+ARG PGQ_VERSION=0.2.0
 ARG PGQ_REVISION=unknown
 ARG PGQ_SOURCE=""
 LABEL org.opencontainers.image.title="pgq" \

@@ -35,3 +35,8 @@ ALTER DEFAULT PRIVILEGES FOR ROLE pgq_migrator IN SCHEMA :"schema"
   GRANT USAGE, SELECT ON SEQUENCES TO pgq_worker;
 ALTER DEFAULT PRIVILEGES FOR ROLE pgq_migrator IN SCHEMA :"schema"
   GRANT EXECUTE ON FUNCTIONS TO pgq_worker;
+
+-- pgq_worker does not own the queue table, so the worker's ANALYZE after bulk changes
+-- (docs/runtime.md, "Planner statistics of the queue table") is skipped with a warning and autovacuum keeps the
+-- statistics. On PostgreSQL 17 and later, let the worker refresh them itself:
+--   GRANT MAINTAIN ON ALL TABLES IN SCHEMA :"schema" TO pgq_worker;

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "pgq/error.h"
+#include "queries/schema_contract.h"
+#include "queries/schema_diff.h"
 #include "queries/schema_lock.h"
 #include "queries/sql_files.h"
 #include "sql/literals.h"
@@ -21,52 +23,35 @@ std::string Trigger(const DBSettings& s) { return detail::SqlStatement("schema_t
 
 std::string Logged(bool unlogged) { return unlogged ? "UNLOGGED TABLE" : "TABLE"; }
 
-// Index names carry the bare table name (never the schema).
-struct IndexDef {
-  std::string name;
-  std::string sql;  // CREATE [UNIQUE] INDEX {guard}{name} ON ...
-};
-
-std::vector<IndexDef> QueueIndexes(const DBSettings& s, bool if_not_exists) {
-  const std::string g = if_not_exists ? "IF NOT EXISTS " : "";
-  const std::string q = s.QueueTable();
-  const std::string t = s.queue_table;
-  return {
-      {t + "_priority_id_id1_idx", "CREATE INDEX " + g + t + "_priority_id_id1_idx ON " + q +
-                                       " (priority ASC, id DESC) INCLUDE (id) WHERE status = "
-                                       "'queued';"},
-      {t + "_updated_id_id1_idx", "CREATE INDEX " + g + t + "_updated_id_id1_idx ON " + q +
-                                      " (updated ASC, id DESC) INCLUDE (id) WHERE status = "
-                                      "'picked';"},
-      {t + "_queue_manager_id_idx", "CREATE INDEX " + g + t + "_queue_manager_id_idx ON " + q +
-                                        " (queue_manager_id) WHERE queue_manager_id IS NOT NULL;"},
-      {t + "_ep_prio_id_idx", "CREATE INDEX " + g + t + "_ep_prio_id_idx ON " + q +
-                                  " (entrypoint, priority DESC, id ASC) WHERE status = 'queued';"},
-      {t + "_ep_ea_idx", "CREATE INDEX " + g + t + "_ep_ea_idx ON " + q +
-                             " (entrypoint, execute_after) WHERE status = 'queued';"},
-      {t + "_unique_dedupe_key",
-       "CREATE UNIQUE INDEX " + g + t + "_unique_dedupe_key ON " + q +
-           " (dedupe_key) WHERE ((status IN ('queued', 'picked') AND dedupe_key IS NOT NULL));"},
-  };
+// The index statements of `table`, in the contract's order: the required
+// ones install creates (a constraint's index comes with its table).
+std::vector<std::string> IndexStatements(const DBSettings& s, const std::string& table,
+                                         bool if_not_exists) {
+  std::vector<std::string> out;
+  for (const auto& index : detail::ContractFor(s).indexes) {
+    if (index.table == table && index.required && !index.statement.empty()) {
+      out.push_back(detail::IndexStatement(s, index, false, if_not_exists));
+    }
+  }
+  return out;
 }
 
-std::vector<std::string> LogIndexes(const DBSettings& s, bool if_not_exists) {
-  const std::string g = if_not_exists ? "IF NOT EXISTS " : "";
-  const std::string l = s.LogTable();
-  const std::string t = s.queue_table_log;
-  return {
-      "CREATE INDEX " + g + t + "_not_aggregated ON " + l + " ((1)) WHERE NOT aggregated;",
-      "CREATE INDEX " + g + t + "_created ON " + l + " (created);",
-      "CREATE INDEX " + g + t + "_status ON " + l + " (status);",
-      "CREATE INDEX " + g + t + "_job_id_status ON " + l + " (job_id, created DESC);",
-  };
+// One contract index's statement by its name (for the upgrade's order).
+std::string Index(const DBSettings& s, const std::string& name, bool if_not_exists = true) {
+  for (const auto& index : detail::ContractFor(s).indexes) {
+    if (index.name == name) return detail::IndexStatement(s, index, false, if_not_exists);
+  }
+  throw LogicError("no index " + name + " in the schema contract");
 }
 
-std::string StatisticsUniqueIndex(const DBSettings& s, bool if_not_exists) {
-  return "CREATE UNIQUE INDEX " + std::string(if_not_exists ? "IF NOT EXISTS " : "") +
-         s.statistics_table + "_unique_count ON " + s.StatisticsTable() +
-         " (\n    priority,\n    DATE_TRUNC('sec', created AT TIME ZONE 'UTC'),\n    status,\n"
-         "    entrypoint\n);";
+std::string AddColumn(const DBSettings& s, std::string_view file) {
+  return detail::SqlStatement(file, s, {{"if_not_exists", "IF NOT EXISTS "}});
+}
+
+std::string AddLabel(const DBSettings& s, const std::string& label) {
+  return detail::SqlStatement(
+      "schema_add_status_label", s,
+      {{"if_not_exists", "IF NOT EXISTS "}, {"label_literal", detail::QuoteLiteral(label)}});
 }
 
 std::string QueueTableDdl(const DBSettings& s, bool unlogged) {
@@ -89,29 +74,6 @@ std::string SchedulesTableDdl(const DBSettings& s, bool unlogged, bool if_not_ex
       {{"table_kind", Logged(unlogged)}, {"if_not_exists", if_not_exists ? "IF NOT EXISTS " : ""}});
 }
 
-std::string WidenId(const DBSettings& s, const std::string& table) {
-  const std::string qualified = s.Qualify(table);
-  return "DO $pgq$\nBEGIN\n"
-         "    IF (SELECT data_type FROM information_schema.columns\n"
-         "        WHERE table_schema = " +
-         s.SchemaExpr() + " AND table_name = " + detail::QuoteLiteral(table) +
-         " AND column_name = 'id') = 'integer' THEN\n"
-         "        ALTER TABLE " +
-         qualified +
-         " ALTER COLUMN id TYPE BIGINT;\n"
-         "    END IF;\n"
-         "    IF pg_get_serial_sequence(" +
-         detail::QuoteLiteral(qualified) +
-         ", 'id') IS NOT NULL THEN\n"
-         "        EXECUTE format('ALTER SEQUENCE %s AS BIGINT', pg_get_serial_sequence(" +
-         detail::QuoteLiteral(qualified) +
-         ", 'id'));\n"
-         "    END IF;\n"
-         "END $pgq$;";
-}
-
-std::string Exists(const std::string& sql) { return "SELECT EXISTS (" + sql + ") AS present"; }
-
 }  // namespace
 
 Schema::Schema(DBSettings settings) : settings_(std::move(settings)) { settings_.Validate(); }
@@ -124,13 +86,17 @@ std::vector<std::string> Schema::InstallStatements(bool create_schema) const {
     out.push_back("CREATE SCHEMA IF NOT EXISTS " + s.schema + ";");
   }
   out.push_back(detail::SqlStatement("schema_status_type", s));
+  const auto add = [&out](std::vector<std::string> statements) {
+    for (auto& statement : statements) out.push_back(std::move(statement));
+  };
   out.push_back(QueueTableDdl(s, policy.queue_unlogged));
-  for (const auto& index : QueueIndexes(s, false)) out.push_back(index.sql);
+  add(IndexStatements(s, s.queue_table, false));
   out.push_back(LogTableDdl(s, policy.log_unlogged, false));
-  for (auto& index : LogIndexes(s, false)) out.push_back(std::move(index));
+  add(IndexStatements(s, s.queue_table_log, false));
   out.push_back(StatisticsTableDdl(s, policy.statistics_unlogged));
-  out.push_back(StatisticsUniqueIndex(s, false));
+  add(IndexStatements(s, s.statistics_table, false));
   out.push_back(SchedulesTableDdl(s, policy.schedules_unlogged, false));
+  add(IndexStatements(s, s.schedules_table, false));
   out.push_back(Function(s, false));
   out.push_back(Trigger(s));
   return out;
@@ -150,32 +116,25 @@ std::vector<std::string> Schema::UninstallStatements() const {
   };
 }
 
+// PgQueuer's upgrade, step for step: every statement idempotent, the
+// sequence run in full every time (`pgq upgrade`). `pgq migrate` runs only
+// what the catalog lacks instead (schema_migration.cc).
 std::vector<std::string> Schema::UpgradeStatements() const {
   const auto& s = settings_;
-  const std::string q = s.QueueTable();
-  const std::string t = s.queue_table;
-  const std::string status = s.StatusType();
+  const std::string& t = s.queue_table;
+  const std::string& l = s.queue_table_log;
   std::vector<std::string> out;
-  out.push_back("ALTER TABLE " + q +
-                " ADD COLUMN IF NOT EXISTS updated TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT "
-                "NOW();");
-  out.push_back("CREATE INDEX IF NOT EXISTS " + t + "_updated_id_id1_idx ON " + q +
-                " (updated ASC, id DESC) INCLUDE (id) WHERE status = 'picked';");
+  out.push_back(AddColumn(s, "schema_column_queue_updated"));
+  out.push_back(Index(s, t + "_updated_id_id1_idx"));
   out.push_back(Function(s, true));
-  out.push_back("ALTER TABLE " + q +
-                " ADD COLUMN IF NOT EXISTS heartbeat TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT "
-                "NOW();");
-  out.push_back("CREATE INDEX IF NOT EXISTS " + t + "_heartbeat_id_id1_idx ON " + q +
-                " (heartbeat ASC, id DESC) INCLUDE (id) WHERE status = 'picked';");
-  out.push_back("ALTER TABLE " + q + " ADD COLUMN IF NOT EXISTS queue_manager_id UUID;");
-  out.push_back("CREATE INDEX IF NOT EXISTS " + t + "_queue_manager_id_idx ON " + q +
-                " (queue_manager_id) WHERE queue_manager_id IS NOT NULL;");
+  out.push_back(AddColumn(s, "schema_column_queue_heartbeat"));
+  out.push_back(Index(s, t + "_heartbeat_id_id1_idx"));
+  out.push_back(AddColumn(s, "schema_column_queue_manager"));
+  out.push_back(Index(s, t + "_queue_manager_id_idx"));
   out.push_back(SchedulesTableDdl(s, false, true));
-  out.push_back("ALTER TABLE " + q +
-                " ADD COLUMN IF NOT EXISTS execute_after TIMESTAMP WITH TIME ZONE NOT NULL "
-                "DEFAULT NOW();");
+  out.push_back(AddColumn(s, "schema_column_queue_execute_after"));
   for (const char* label : {"successful", "exception", "canceled", "deleted"}) {
-    out.push_back("ALTER TYPE " + status + " ADD VALUE IF NOT EXISTS '" + label + "';");
+    out.push_back(AddLabel(s, label));
   }
   // Pre-0.27 statistics had their own enum; convert only when still needed
   // (the retype rewrites the table).
@@ -183,33 +142,31 @@ std::vector<std::string> Schema::UpgradeStatements() const {
                 "        WHERE table_schema = " +
                 s.SchemaExpr() + " AND table_name = " + detail::QuoteLiteral(s.statistics_table) +
                 " AND column_name = 'status') IS DISTINCT FROM " +
-                detail::QuoteLiteral(s.queue_status_type) + " THEN\n        ALTER TABLE " +
-                s.StatisticsTable() + " ALTER COLUMN status TYPE " + status +
-                " USING status::TEXT::" + status + ";\n    END IF;\nEND $pgq$;");
+                detail::QuoteLiteral(s.queue_status_type) + " THEN\n        " +
+                detail::SqlStatement("schema_statistics_status_retype", s) + "\n    END IF;\nEND $pgq$;");
   // A missing log table is created UNLOGGED, as PgQueuer's upgrade does.
   out.push_back(LogTableDdl(s, true, true));
-  auto log_indexes = LogIndexes(s, true);
-  out.push_back(log_indexes[0]);
-  out.push_back(log_indexes[1]);
-  out.push_back(log_indexes[2]);
-  out.push_back("ALTER TABLE " + s.LogTable() +
-                " ADD COLUMN IF NOT EXISTS traceback JSONB DEFAULT NULL;");
-  out.push_back("ALTER TABLE " + q + " ADD COLUMN IF NOT EXISTS dedupe_key TEXT DEFAULT NULL;");
-  out.push_back(QueueIndexes(s, true)[5].sql);
-  out.push_back(log_indexes[3]);
-  out.push_back("ALTER TABLE " + q + " ADD COLUMN IF NOT EXISTS headers JSONB;");
-  out.push_back("ALTER TABLE " + q + " ADD COLUMN IF NOT EXISTS attempts INT NOT NULL DEFAULT 0;");
-  out.push_back("ALTER TYPE " + status + " ADD VALUE IF NOT EXISTS 'failed';");
-  const auto queue_indexes = QueueIndexes(s, true);
-  out.push_back(queue_indexes[3].sql);  // ep_prio_id_idx: the hot dequeue path
-  out.push_back(queue_indexes[4].sql);  // ep_ea_idx: next deferred ETA
-  out.push_back("DROP INDEX IF EXISTS " + s.Qualify(s.queue_table_log + "_not_aggregated") + ";");
-  out.push_back(log_indexes[0]);
-  out.push_back("DROP TRIGGER IF EXISTS " + s.trigger + " ON " + q + ";");
+  out.push_back(Index(s, l + "_not_aggregated"));
+  out.push_back(Index(s, l + "_created"));
+  out.push_back(Index(s, l + "_status"));
+  out.push_back(AddColumn(s, "schema_column_log_traceback"));
+  out.push_back(AddColumn(s, "schema_column_queue_dedupe_key"));
+  out.push_back(Index(s, t + "_unique_dedupe_key"));
+  out.push_back(Index(s, l + "_job_id_status"));
+  out.push_back(AddColumn(s, "schema_column_queue_headers"));
+  out.push_back(AddColumn(s, "schema_column_queue_attempts"));
+  out.push_back(AddLabel(s, "failed"));
+  out.push_back(Index(s, t + "_ep_prio_id_idx"));  // the hot dequeue path
+  out.push_back(Index(s, t + "_ep_ea_idx"));       // next deferred ETA
+  out.push_back(detail::SqlStatement(
+      "schema_drop_index", s,
+      {{"concurrently", ""}, {"qualified_index", s.Qualify(l + "_not_aggregated")}}));
+  out.push_back(Index(s, l + "_not_aggregated"));
+  out.push_back(detail::SqlStatement("schema_drop_trigger", s));
   out.push_back(Trigger(s));
   if (s.widen_id) {
     for (const auto& table : {s.queue_table, s.statistics_table, s.schedules_table}) {
-      out.push_back(WidenId(s, table));
+      out.push_back(detail::WidenIdStatement(s, table));
     }
   }
   return out;
@@ -293,117 +250,96 @@ void Schema::Autovac(Executor& db, bool rollback) const {
   RunAll(db, AutovacStatements(rollback));
 }
 
-namespace {
+std::string SpokenPgQueuerSchemas() { return std::string(detail::kSpokenPgQueuerSchemas); }
 
-bool Probe(Executor& db, const std::string& sql, const Params& params) {
-  return db.Fetch(sql, params).Text(0, "present") == "t";
+std::string SchemaIncompatibleError::Message(const std::vector<std::string>& found) {
+  std::string list;
+  for (const auto& item : found) list += (list.empty() ? "" : ", ") + item;
+  return "the database holds a PgQueuer schema pgq does not speak (found " + list +
+         "; pgq speaks the " + SpokenPgQueuerSchemas() +
+         " schema): refusing to run on it, since pgq would ignore what these objects enforce "
+         "(a newer PgQueuer's slot-based concurrency limits, cancellation requests); use a pgq "
+         "release that speaks this schema, or a database with a " +
+         SpokenPgQueuerSchemas() + " schema";
 }
 
-bool HasTable(Executor& db, const DBSettings& s, const std::string& table) {
-  return Probe(db,
-               Exists("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "WHERE n.nspname = " +
-                      s.SchemaExpr() + " AND c.relname = $1 AND c.relkind IN ('r', 'p')"),
-               {table});
-}
-
-bool HasColumn(Executor& db, const DBSettings& s, const std::string& table,
-               const std::string& column) {
-  return Probe(db,
-               Exists("SELECT 1 FROM information_schema.columns WHERE table_schema = " +
-                      s.SchemaExpr() + " AND table_name = $1 AND column_name = $2"),
-               {table, column});
-}
-
-bool HasIndex(Executor& db, const DBSettings& s, const std::string& table,
-              const std::string& index) {
-  return Probe(db,
-               Exists("SELECT 1 FROM pg_indexes WHERE schemaname = " + s.SchemaExpr() +
-                      " AND tablename = $1 AND indexname = $2"),
-               {table, index});
-}
-
-bool HasFunction(Executor& db, const DBSettings& s, const std::string& name) {
-  return Probe(db,
-               Exists("SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                      "WHERE n.nspname = " +
-                      s.SchemaExpr() + " AND p.proname = $1"),
-               {name});
-}
-
-bool HasTrigger(Executor& db, const DBSettings& s, const std::string& name) {
-  return Probe(db,
-               Exists("SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
-                      s.SchemaExpr() + " AND t.tgname = $1"),
-               {name});
-}
-
-bool HasEnumLabel(Executor& db, const DBSettings& s, const std::string& label) {
-  return Probe(db,
-               Exists("SELECT 1 FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
-                      "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = " +
-                      s.SchemaExpr() + " AND t.typname = $1 AND e.enumlabel = $2"),
-               {s.queue_status_type, label});
-}
-
-}  // namespace
-
-MigrateOutcome Schema::Migrate(Executor& db, bool create_schema) const {
-  auto outcome = MigrateOutcome::kUpgraded;
-  detail::WithSchemaLock(db, settings_, [&](Executor& session) {
-    if (HasTable(session, settings_, settings_.queue_table)) {
-      RunAll(session, UpgradeStatements());
-    } else {
-      session.Execute(Render(InstallStatements(create_schema)));
-      outcome = MigrateOutcome::kInstalled;
-    }
-  });
-  return outcome;
-}
+SchemaIncompatibleError::SchemaIncompatibleError(std::vector<std::string> found)
+    : LogicError(Message(found)), found_(std::move(found)) {}
 
 VerifyReport Schema::Verify(Executor& db, Expect expect) const {
   const auto& s = settings_;
+  const auto contract = detail::ContractFor(s);
+  const auto diff = detail::Compare(contract, detail::ReadCatalog(db, s), s);
   VerifyReport report;
-  const bool want = expect == Expect::kPresent;
-  auto check = [&](bool present, const std::string& what) {
-    if (present != want) report.differences.push_back(what + (want ? " is missing" : " still exists"));
-  };
-  for (const auto& table :
-       {s.queue_table, s.queue_table_log, s.statistics_table, s.schedules_table}) {
-    check(HasTable(db, s, table), "table " + s.Qualify(table));
+  auto& out = report.differences;
+  if (expect == Expect::kAbsent) {
+    for (const auto& table : contract.tables) {
+      if (diff.HasTable(table)) out.push_back("table " + s.Qualify(table) + " still exists");
+    }
+    if (!diff.function_missing) out.push_back("function " + s.FunctionName() + " still exists");
+    if (!diff.trigger_missing) out.push_back("trigger " + s.trigger + " still exists");
+    return report;
   }
-  check(HasFunction(db, s, s.function), "function " + s.FunctionName());
-  check(HasTrigger(db, s, s.trigger), "trigger " + s.trigger);
+  for (const auto& table : diff.missing_tables) out.push_back("table " + s.Qualify(table) + " is missing");
+  for (const auto& column : diff.missing_columns) {
+    out.push_back("column " + s.Qualify(column.table) + "." + column.name + " is missing");
+  }
+  for (const auto& wrong : diff.wrong_types) out.push_back(wrong);
+  if (diff.statistics_retype) {
+    out.push_back("column " + s.StatisticsTable() + ".status is not of type " + s.StatusType());
+  }
+  if (diff.status_type_missing) {
+    out.push_back("type " + s.StatusType() + " is missing");
+  } else {
+    for (const auto& label : diff.missing_labels) {
+      out.push_back("enum label '" + label + "' of " + s.StatusType() + " is missing");
+    }
+  }
+  for (const auto& index : diff.missing_indexes) {
+    out.push_back("index " + s.Qualify(index.name) + " is missing");
+  }
+  for (const auto& rebuild : diff.rebuild_indexes) {
+    out.push_back("index " + s.Qualify(rebuild.index.name) + " is " + rebuild.reason);
+  }
+  if (diff.function_missing) out.push_back("function " + s.FunctionName() + " is missing");
+  if (diff.function_stale) out.push_back("function " + s.FunctionName() + " has a stale body");
+  if (diff.trigger_missing) out.push_back("trigger " + s.trigger + " is missing");
+  if (diff.trigger_stale) out.push_back("trigger " + s.trigger + " is stale");
+  if (!diff.foreign.empty()) out.push_back(SchemaIncompatibleError::Message(diff.foreign));
+  report.extras = diff.extras;
+  report.foreign = diff.foreign;
   return report;
 }
 
 VerifyReport Schema::VerifyForWorker(Executor& db) const {
   const auto& s = settings_;
+  const auto contract = detail::ContractFor(s);
+  const auto diff = detail::Compare(contract, detail::ReadCatalog(db, s), s);
   VerifyReport report;
-  auto need = [&](bool present, const std::string& what) {
-    if (!present) report.differences.push_back(what + " is missing (run `pgq upgrade`)");
+  if (!diff.foreign.empty()) {
+    // Not waited out: a newer PgQueuer schema does not become 1.3 by itself.
+    report.foreign = diff.foreign;
+    report.differences.push_back(SchemaIncompatibleError::Message(diff.foreign));
+    return report;
+  }
+  auto need = [&](const std::string& what) {
+    report.differences.push_back(what + " is missing (run `pgq migrate`)");
   };
-  const bool queue = HasTable(db, s, s.queue_table);
-  need(queue, "table " + s.QueueTable());
-  need(HasTable(db, s, s.statistics_table), "table " + s.StatisticsTable());
-  const bool log = HasTable(db, s, s.queue_table_log);
-  need(log, "table " + s.LogTable());
-  if (queue) {
-    for (const char* column :
-         {"updated", "heartbeat", "queue_manager_id", "execute_after", "headers", "attempts"}) {
-      need(HasColumn(db, s, s.queue_table, column),
-           "column " + s.QueueTable() + "." + column);
+  for (const auto& table : {s.queue_table, s.statistics_table, s.queue_table_log}) {
+    if (!diff.HasTable(table)) need("table " + s.Qualify(table));
+  }
+  for (const auto& column : diff.missing_columns) {
+    if (column.worker_needs) need("column " + s.Qualify(column.table) + "." + column.name);
+  }
+  for (const auto& index : diff.missing_indexes) {
+    if (index.worker_needs) need("index " + index.name);
+  }
+  if (diff.status_type_missing) {
+    need("type " + s.StatusType());
+  } else {
+    for (const auto& label : diff.missing_labels) {
+      need("enum label '" + label + "' of " + s.StatusType());
     }
-  }
-  if (log) {
-    need(HasColumn(db, s, s.queue_table_log, "traceback"), "column " + s.LogTable() + ".traceback");
-    need(HasIndex(db, s, s.queue_table_log, s.queue_table_log + "_job_id_status"),
-         "index " + s.queue_table_log + "_job_id_status");
-  }
-  for (const char* label : {"canceled", "failed"}) {
-    need(HasEnumLabel(db, s, label),
-         std::string("enum label '") + label + "' of " + s.StatusType());
   }
   return report;
 }

@@ -223,7 +223,8 @@ deploy_chart_objects() {
 }
 
 # deploy_kustomize_objects quiet|report: `kubectl kustomize` operator-manifests/base, every
-# overlay, and the hpa component (in no overlay: production uses KEDA) over dev; the overlays'
+# overlay, and the hpa and migration-credentials components (in no overlay: production uses
+# KEDA; separate roles are the reader's choice) over dev; the overlays'
 # objects go to $out/objects/kustomize-NAME.json.
 deploy_kustomize_objects() {
   local report=${1#quiet} dir name rel overlays=()
@@ -246,6 +247,7 @@ resources:
   - $rel/overlays/dev
 components:
   - $rel/components/hpa
+  - $rel/components/migration-credentials
 EOF
   overlays+=("$out/kustomize-hpa")
   [[ -z $report ]] || echo "kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' ')"

@@ -366,11 +366,16 @@ TEST_F(WorkerTest, WaitsForAMissingSchemaThenConsumesAfterMigrate) {
   Enqueue("w.noop", 5);
   ASSERT_TRUE(WaitUntil([&] { return LogRows("successful") == 5; })) << worker.Output();
 
-  // A second run finds the schema and upgrades it in place.
+  // A second run finds the schema current and changes nothing; --plan agrees.
   const auto again = testing::RunCommand(std::string(PGQ_BINARY) + " migrate --config '" +
                                          worker.dir() + "/config.yaml' 2>&1");
   EXPECT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_THAT(again.output, HasSubstr("upgraded the pgq schema"));
+  EXPECT_THAT(again.output, HasSubstr("schema is current ("));
+  EXPECT_THAT(again.output, HasSubstr("no DDL run"));
+  const auto plan = testing::RunCommand(std::string(PGQ_BINARY) + " migrate --plan --config '" +
+                                        worker.dir() + "/config.yaml' 2>&1");
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("migrate would run no DDL"));
 
   worker.Signal(SIGTERM);
   EXPECT_EQ(worker.Wait(), 0) << worker.Output();
@@ -382,6 +387,47 @@ TEST_F(WorkerTest, WaitsForAMissingSchemaThenConsumesAfterMigrate) {
   }
   EXPECT_EQ(logged, 1u) << output;
   EXPECT_THAT(output, HasSubstr("the queue schema verifies; starting to consume"));
+}
+
+// A database carrying a newer PgQueuer schema (the `slot` column of its
+// fleet-wide concurrency limits): `pgq migrate` and `pgq run` refuse it with
+// exit 2 and one message naming what was found and the schema pgq speaks.
+TEST_F(WorkerTest, ANewerPgQueuerSchemaMakesRunAndMigrateExitTwo) {
+  Install();
+  admin().Execute("ALTER TABLE " + settings().QueueTable() + " ADD COLUMN slot INT");
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", dsn_));
+  EXPECT_EQ(worker.Wait(), 2) << worker.Output();
+  EXPECT_THAT(worker.Output(), HasSubstr("column " + settings().QueueTable() + ".slot"));
+  EXPECT_THAT(worker.Output(), HasSubstr("pgq speaks the PgQueuer 1.3.x schema"));
+  const auto migrate = testing::RunCommand(std::string(PGQ_BINARY) + " migrate --config '" +
+                                           worker.dir() + "/config.yaml' 2>&1");
+  EXPECT_EQ(migrate.exit_code, 2) << migrate.output;
+  EXPECT_THAT(migrate.output, HasSubstr("column " + settings().QueueTable() + ".slot"));
+  EXPECT_THAT(migrate.output, HasSubstr("PgQueuer 1.3.x"));
+  EXPECT_THAT(migrate.output, Not(HasSubstr(kMarker)));
+}
+
+// The same schema change under a running worker (a PgQueuer 2.x install
+// migrating the shared database): the once-a-minute schema check turns
+// /readyz to 503 with the same message, so the rollout and alerts see it.
+TEST_F(WorkerTest, ANewerPgQueuerSchemaUnderARunningWorkerMakesItNotReady) {
+  Install();
+  WorkerProcess worker(PGQ_BINARY, Config("  w.noop:\n    handler: {type: noop}\n", dsn_));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(); })) << worker.Output();
+  admin().Execute("ALTER TABLE " + settings().QueueTable() + " ADD COLUMN cancel_requested BOOLEAN");
+  testing::HttpResult last;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        last = HttpGet(Url("/readyz"));
+        return last.status == 503 &&
+               last.body.find("cancel_requested") != std::string::npos;
+      },
+      90s))
+      << last.status << " " << last.body << worker.Output();
+  EXPECT_THAT(last.body, HasSubstr("pgq speaks the PgQueuer 1.3.x schema"));
+  EXPECT_EQ(HttpGet(Url("/livez")).status, 200);
+  worker.Signal(SIGTERM);
+  EXPECT_EQ(worker.Wait(), 0) << worker.Output();
 }
 
 // A database that refuses connections at start: alive, not ready with the

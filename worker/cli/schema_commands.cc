@@ -79,7 +79,7 @@ void SchemaCommands::RegisterUpgrade(CLI::App& app) {
 }
 
 void SchemaCommands::RegisterVerify(CLI::App& app) {
-  auto* verify = app.add_subcommand("verify", "check the tables, function and trigger (exit 1 on a difference)");
+  auto* verify = app.add_subcommand("verify", "check every object of the schema contract and list unknown ones (exit 1 on a difference, 2 on a newer PgQueuer schema)");
   verify->add_option("--expect", expect_, "present | absent")
       ->check(CLI::IsMember({"present", "absent"}))
       ->capture_default_str();
@@ -90,7 +90,9 @@ void SchemaCommands::RegisterVerify(CLI::App& app) {
       const auto report =
           schema.Verify(*db, expect_ == "present" ? Expect::kPresent : Expect::kAbsent);
       for (const auto& difference : report.differences) std::cout << difference << "\n";
+      for (const auto& extra : report.extras) std::cout << "extra (not pgq's): " << extra << "\n";
       if (report.ok()) std::cout << "ok: every object is " << expect_ << "\n";
+      if (report.incompatible()) return kExitUsage;
       return report.ok() ? kExitOk : kExitFailure;
     };
   });

@@ -117,6 +117,15 @@ struct LoggingConfig {
   bool json = true;            // format: json | text
 };
 
+/// How `pgq migrate` treats a busy database (docs/configuration.md#migrations).
+struct MigrationsConfig {
+  /// How long each schema change may wait for its lock before it gives up
+  /// and retries, so it never holds the fleet's claims in the lock queue.
+  std::chrono::milliseconds lock_timeout{3000};
+  /// Tries per schema change (including the first) before migrate fails.
+  int attempts = 20;
+};
+
 struct WorkerConfig {
   std::string file;  // where it was loaded from
   DatabaseConfig database;
@@ -127,6 +136,7 @@ struct WorkerConfig {
   std::vector<ScheduleConfig> schedules;
   HttpConfig http;
   LoggingConfig logging;
+  MigrationsConfig migrations;
   std::chrono::milliseconds shutdown_grace{30000};
 
   /// Connection options whose conninfo callback re-reads the secret files on

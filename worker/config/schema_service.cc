@@ -1,4 +1,5 @@
-// The sections around the jobs: schedules:, http:, logging: and shutdown:.
+// The sections around the jobs: schedules:, http:, logging:, shutdown: and
+// migrations:.
 
 #include "config/schema_table.h"
 
@@ -69,6 +70,23 @@ const Section<WorkerConfig> kShutdown{{
      [](const Parser& p, const Item& v, WorkerConfig& c) { c.shutdown_grace = p.Duration(v); },
      [](YAML::Emitter& o, std::string_view k, const WorkerConfig& c) {
        PutDuration(o, k, c.shutdown_grace);
+     }},
+}};
+
+const Section<MigrationsConfig> kMigrations{{
+    {"lock_timeout", "duration", false,
+     [](const Parser& p, const Item& v, MigrationsConfig& m) {
+       m.lock_timeout = p.PositiveDuration(v);
+     },
+     [](YAML::Emitter& o, std::string_view k, const MigrationsConfig& m) {
+       PutDuration(o, k, m.lock_timeout);
+     }},
+    {"attempts", "integer", false,
+     [](const Parser& p, const Item& v, MigrationsConfig& m) {
+       m.attempts = static_cast<int>(p.IntBetween(v, 1, 1000));
+     },
+     [](YAML::Emitter& o, std::string_view k, const MigrationsConfig& m) {
+       Put(o, k, m.attempts);
      }},
 }};
 

@@ -6,7 +6,7 @@
 //   schema_database.cc     database (and database.listener), pool
 //   schema_queue.cc        queue (names and run options)
 //   schema_entrypoints.cc  handlers, entrypoints (retry)
-//   schema_service.cc      schedules, http, logging, shutdown
+//   schema_service.cc      schedules, http, logging, shutdown, migrations
 //   schema_retention.cc    retention
 //   config_schema.cc       the document (top-level keys) and the entry points
 
@@ -162,6 +162,7 @@ extern const Section<ScheduleConfig> kSchedule;       // schema_service.cc
 extern const Section<HttpConfig> kHttp;               // schema_service.cc
 extern const Section<LoggingConfig> kLogging;         // schema_service.cc
 extern const Section<WorkerConfig> kShutdown;         // schema_service.cc
+extern const Section<MigrationsConfig> kMigrations;   // schema_service.cc
 extern const Section<RunOptions> kRetention;          // schema_retention.cc
 
 /// A `handler:` mapping: its keys depend on its `type` (schema_entrypoints.cc).

@@ -52,7 +52,7 @@ std::shared_ptr<ConnectionPool> OpenPool(const WorkerConfig& config,
   return nullptr;
 }
 
-bool WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionPool>& pool,
+SchemaWait WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionPool>& pool,
                    RunState& state, const std::stop_token& stop) {
   // A missing or old schema (a first install whose migration has not run
   // yet, a database restored from an old dump) is waited out, not fatal.
@@ -65,7 +65,13 @@ bool WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionP
       const auto report = schema.VerifyForWorker(db);
       if (report.ok()) {
         if (!logged.empty()) spdlog::info("the queue schema verifies; starting to consume");
-        return true;
+        return SchemaWait::kReady;
+      }
+      if (report.incompatible()) {
+        problem = JoinReasons(report.differences);
+        spdlog::error("{}", problem);
+        state.SetStartupProblem("schema", std::move(problem));
+        return SchemaWait::kIncompatible;
       }
       problem = JoinReasons(report.differences);
     } catch (const std::exception& e) {
@@ -79,7 +85,7 @@ bool WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionP
     state.SetStartupProblem("schema", std::move(problem));
     SleepUnlessStopped(kSchemaRecheck, stop);
   }
-  return false;
+  return SchemaWait::kStopped;
 }
 
 }  // namespace pgq::worker

@@ -20,10 +20,18 @@ std::shared_ptr<ConnectionPool> OpenPool(const WorkerConfig& config,
                                          const std::shared_ptr<Metrics>& metrics,
                                          RunState& state, const std::stop_token& stop);
 
-/// Re-checks the queue schema every few seconds until it verifies (true) or
-/// `stop` is requested (false); a failing check is the "schema" startup
-/// problem in `state`.
-bool WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionPool>& pool,
+enum class SchemaWait {
+  kReady,         ///< the schema verifies: start consuming
+  kStopped,       ///< stop was requested while waiting
+  kIncompatible,  ///< a newer PgQueuer schema: refuse to start (exit 2)
+};
+
+/// Re-checks the queue schema every few seconds until it verifies or `stop`
+/// is requested; a failing check is the "schema" startup problem in `state`.
+/// A schema pgq does not speak (Schema::VerifyForWorker's `foreign`) is not
+/// waited out: it is logged as an error, becomes the startup problem, and
+/// ends the wait with kIncompatible.
+SchemaWait WaitForSchema(const WorkerConfig& config, const std::shared_ptr<ConnectionPool>& pool,
                    RunState& state, const std::stop_token& stop);
 
 }  // namespace pgq::worker

@@ -107,10 +107,14 @@ int Worker::Run() {
   std::unique_ptr<MetricSampler> sampler;
   try {
     auto pool = OpenPool(config_, metrics_, state_, stop_.get_token());
-    if (!pool || !WaitForSchema(config_, pool, state_, stop_.get_token())) {
+    const auto schema =
+        pool ? WaitForSchema(config_, pool, state_, stop_.get_token()) : SchemaWait::kStopped;
+    if (schema != SchemaWait::kReady) {
       http.reset();
       readiness.reset();
-      return 0;  // stopped while waiting for the database or the schema
+      // Stopped while waiting for the database or the schema: 0. A schema
+      // pgq does not speak: 2, like any configuration pgq refuses.
+      return schema == SchemaWait::kIncompatible ? 2 : 0;
     }
     state_.Start(pool, BuildConsumer(pool));
     sampler = std::make_unique<MetricSampler>(config_, state_, metrics_);

@@ -38,6 +38,9 @@ keys, plus what the chart owns: the credential file and the HTTP listener.
 {{- with (index $c "retention") }}
 {{- $_ := set $cfg "retention" . -}}
 {{- end }}
+{{- with (index $c "migrations") }}
+{{- $_ := set $cfg "migrations" . -}}
+{{- end }}
 {{- $_ := set $cfg "entrypoints" (default dict (index $c "entrypoints")) -}}
 {{- $_ := set $cfg "schedules" (default dict (index $c "schedules")) -}}
 {{- $_ := set $cfg "http" (dict "address" "0.0.0.0" "port" (.Values.containerPorts.http | int)) -}}

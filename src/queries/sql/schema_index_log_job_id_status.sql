@@ -1,0 +1,6 @@
+-- schema_index_log_job_id_status: a job's history, newest first (job status lookups).
+--   {index}: the index name (the bare table name plus a suffix);
+--   {concurrently}: empty, or "CONCURRENTLY " when `pgq migrate` adds it to a
+--   table in use; {if_not_exists}: empty, or "IF NOT EXISTS " for `pgq upgrade`.
+
+CREATE INDEX {concurrently}{if_not_exists}{index} ON {log_table} (job_id, created DESC);

@@ -81,7 +81,7 @@ producer_pid=$!
 migrate_start=$SECONDS
 "$pgq" migrate --config "$work/new.yaml" >"$work/new-migrate.log" 2>&1 ||
   fail "the new pgq migrate failed on pgq $previous_release_version's schema: $(tail -n 3 "$work/new-migrate.log")"
-echo "ok   new pgq migrate on the running fleet: exit 0 in $((SECONDS - migrate_start)) s ($(grep -m1 -E 'schema is current|migrat' "$work/new-migrate.log" | head -c 200))"
+echo "ok   new pgq migrate on the running fleet: exit 0 in $((SECONDS - migrate_start)) s ($(grep -m1 'schema is current' "$work/new-migrate.log" || tail -n 1 "$work/new-migrate.log"))"
 worker_ready old 200 || fail "the old worker is not ready after the migration: $(cat "$work/old.readyz")"
 echo "ok   the pgq $previous_release_version worker stays ready on the migrated schema"
 

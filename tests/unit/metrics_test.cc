@@ -152,5 +152,35 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
   EXPECT_FALSE(Value(two, "pgq_listener_up{endpoint=\"pool\"}"));
 }
 
+TEST(MetricsTest, HeldJobRetentionAndIndexSizesAreExposed) {
+  Metrics metrics("1.2.3");
+  metrics.Prepare({"a.one", "b.two"}, {});
+  metrics.SetHeldRetention(std::chrono::hours(24 * 14));
+  PruneReport report;
+  report.ran = true;
+  report.log_rows = 10;
+  report.held_jobs = 4;
+  report.held_log_rows = 28;
+  report.held_by_entrypoint = {{"a.one", 3}, {"b.two", 1}};
+  metrics.OnPruned(report);
+  metrics.SetHeldAges({{"a.one", 3, 90.5}, {"b.two", 1, 30}});
+  // b.two's held jobs were requeued: its age drops to 0, a.one keeps its value.
+  metrics.SetHeldAges({{"a.one", 2, 150}});
+  metrics.SetIndexSizes({{"log", "pgqueuer_log_pkey", "public.pgqueuer_log_pkey", 8192000, 1000,
+                          1000, 16384}});
+  const std::string text = metrics.Serialize();
+  ExpectSeries(text, {
+                         {"pgq_pruned_rows_total{table=\"held\"}", 4},
+                         {"pgq_pruned_rows_total{table=\"log\"}", 38},
+                         {"pgq_retention_held_older_than_seconds", 14 * 24 * 3600},
+                         {"pgq_held_oldest_age_seconds{entrypoint=\"a.one\"}", 150},
+                         {"pgq_held_oldest_age_seconds{entrypoint=\"b.two\"}", 0},
+                         {"pgq_index_size_bytes{index=\"pgqueuer_log_pkey\",table=\"log\"}",
+                          8192000},
+                         {"pgq_index_estimated_bytes{index=\"pgqueuer_log_pkey\",table=\"log\"}",
+                          16384},
+                     });
+}
+
 }  // namespace
 }  // namespace pgq::worker

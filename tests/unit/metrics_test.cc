@@ -120,10 +120,12 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
   // One endpoint: the LISTEN connection is the pool endpoint's.
   Metrics single("1.2.3");
   single.OnConnectError("connect");
+  single.OnConnectError("read_only");
   single.OnListenerUp(true);
   const std::string one = single.Serialize();
   ExpectSeries(one, {
                         {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
+                        {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"read_only\"}", 1},
                         {"pgq_driver_reconnects_total{endpoint=\"pool\"}", 0},
                         {"pgq_listener_up{endpoint=\"pool\"}", 1},
                     });
@@ -141,6 +143,7 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
   const std::string two = metrics->Serialize();
   ExpectSeries(two, {
                         {"pgq_driver_errors_total{endpoint=\"listener\",kind=\"connect\"}", 2},
+                        {"pgq_driver_errors_total{endpoint=\"listener\",kind=\"read_only\"}", 0},
                         {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
                         {"pgq_driver_errors_total{endpoint=\"pool\","
                          "kind=\"state_in_transaction\"}",

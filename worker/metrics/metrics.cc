@@ -292,13 +292,14 @@ Metrics::Metrics(const std::string& version, bool listener_endpoint)
         CloseReason::kShutdown, CloseReason::kIdleCheckFailed}) {
     impl_->closed.Get(ToString(reason));
   }
-  for (const char* kind : {"connect", "state_in_transaction", "state_isolation"}) {
+  for (const char* kind : {"connect", "read_only", "state_in_transaction", "state_isolation"}) {
     impl_->errors.Get(kind, kPoolEndpoint);
   }
   impl_->reconnects.Get(kPoolEndpoint);
   const std::string_view listen_at = listener_endpoint ? kListenerEndpoint : kPoolEndpoint;
   if (listener_endpoint) {
     impl_->errors.Get("connect", listen_at);
+    impl_->errors.Get("read_only", listen_at);
     impl_->reconnects.Get(listen_at);
   }
   impl_->listener_up = &impl_->listener_up_family.Add({{"endpoint", std::string(listen_at)}});

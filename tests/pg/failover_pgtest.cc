@@ -34,15 +34,7 @@ using testing::PgTest;
 using testing::StandbyServer;
 using testing::WorkerProcess;
 using namespace std::chrono_literals;
-
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 class CountingObserver final : public Observer {
  public:

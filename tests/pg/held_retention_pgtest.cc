@@ -9,7 +9,7 @@
 #include <latch>
 #include <thread>
 
-#include "pg_fixture.h"
+#include "retention_fixture.h"
 #include "pgq/retention.h"
 
 namespace pgq {
@@ -17,80 +17,18 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using testing::QueriesPgTest;
+using testing::RetentionPgTest;
 
-constexpr auto kHeartbeatTimeout = std::chrono::microseconds(30s);
 constexpr auto kRetention = std::chrono::seconds(14 * 24h);
 
-class HeldRetentionTest : public QueriesPgTest {
+class HeldRetentionTest : public RetentionPgTest {
  protected:
-  void SetUp() override {
-    QueriesPgTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    worker_ = Worker();
-  }
-
-  std::string Log() { return settings().LogTable(); }
-  std::string Queue() { return settings().QueueTable(); }
-  std::string Stats() { return settings().StatisticsTable(); }
-
-  std::vector<JobId> Enqueue(const std::string& entrypoint, int n) {
-    std::vector<NewJob> jobs(static_cast<std::size_t>(n));
-    for (auto& job : jobs) job.entrypoint = entrypoint;
-    std::vector<JobId> ids;
-    for (const auto& id : q().Enqueue(jobs)) ids.push_back(*id);
-    return ids;
-  }
-  std::vector<JobId> Claim(const std::string& entrypoint, int n) {
-    std::vector<JobId> ids;
-    for (const auto& job : q().Dequeue({n, {{entrypoint, 0}}, worker_, std::nullopt,
-                                        kHeartbeatTimeout})) {
-      ids.push_back(job.id);
-    }
-    return ids;
-  }
-  // Enqueues, claims and completes n jobs: three log rows each; kFailed
-  // holds them in the queue table.
-  std::vector<JobId> RunJobs(const std::string& entrypoint, int n, JobStatus status) {
-    Enqueue(entrypoint, n);
-    auto ids = Claim(entrypoint, n);
-    std::vector<Completion> done;
-    for (auto id : ids) done.push_back({id, status, std::nullopt});
-    q().Complete(done);
-    return ids;
-  }
-  static std::string List(const std::vector<JobId>& ids) {
-    std::string list;
-    for (auto id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-    return list;
-  }
-  // Moves the queue rows (`updated`, the time a job was held) and the log
-  // rows of these jobs `age` into the past.
-  void Age(const std::vector<JobId>& ids, std::chrono::seconds age) {
-    const std::string by = std::to_string(age.count()) + " * INTERVAL '1 second'";
-    admin().Execute("UPDATE " + Queue() + " SET updated = updated - " + by +
-                    ", created = created - " + by + " WHERE id IN (" + List(ids) + ")");
-    admin().Execute("UPDATE " + Log() + " SET created = created - " + by +
-                    " WHERE job_id IN (" + List(ids) + ")");
-  }
-  std::int64_t LogRowsOf(JobId id) {
-    return Count("SELECT count(*) FROM " + Log() + " WHERE job_id = $1", {std::to_string(id)});
-  }
-  bool InQueue(JobId id) {
-    return Count("SELECT count(*) FROM " + Queue() + " WHERE id = $1", {std::to_string(id)}) == 1;
-  }
-  std::string StatisticsSnapshot() {
-    return Scalar("SELECT string_agg(concat_ws('|', created, entrypoint, priority, status, count),"
-                  " ';' ORDER BY id) FROM " + Stats());
-  }
   RetentionPolicy HeldPolicy(std::int64_t batch) {
     RetentionPolicy policy;
     policy.held_older_than = kRetention;
     policy.batch = batch;
     return policy;
   }
-
-  std::string worker_;
 };
 
 TEST_F(HeldRetentionTest, DeletesExactlyTheHeldJobsOlderThanTheCutoffWithTheirLogRows) {
@@ -105,10 +43,10 @@ TEST_F(HeldRetentionTest, DeletesExactlyTheHeldJobsOlderThanTheCutoffWithTheirLo
   std::vector<JobId> old = old_a;
   old.insert(old.end(), old_b.begin(), old_b.end());
   for (const auto& other : {done, queued, picked}) old.insert(old.end(), other.begin(), other.end());
-  Age(old, kRetention + 1h);
+  AgeJobs(old, kRetention + 1h);
   // Held long ago but with log rows not aggregated yet: kept until they are.
   const auto late = RunJobs("held_late", 1, JobStatus::kFailed);
-  Age(late, kRetention + 1h);
+  AgeJobs(late, kRetention + 1h);
   const std::string statistics = StatisticsSnapshot();
   const std::int64_t log_before = Count("SELECT count(*) FROM " + Log());
   const std::int64_t queue_before = Count("SELECT count(*) FROM " + Queue());
@@ -172,7 +110,7 @@ TEST_F(HeldRetentionTest, DeletesExactlyTheHeldJobsOlderThanTheCutoffWithTheirLo
 TEST_F(HeldRetentionTest, ARequeuedJobIsNoLongerHeldAndStays) {
   const auto ids = RunJobs("held", 2, JobStatus::kFailed);
   ASSERT_TRUE(q().AggregateLogs());
-  Age(ids, kRetention + 1h);
+  AgeJobs(ids, kRetention + 1h);
   // Requeued by an operator: status 'queued' again, so not held any more.
   admin().Execute("UPDATE " + Queue() + " SET status = 'queued' WHERE id = " +
                   std::to_string(ids[0]));
@@ -187,7 +125,7 @@ TEST_F(HeldRetentionTest, ARequeuedJobIsNoLongerHeldAndStays) {
 TEST_F(HeldRetentionTest, TwoRacingPrunersShareTheWorkWithoutErrors) {
   const auto held = RunJobs("held", 600, JobStatus::kFailed);
   ASSERT_TRUE(q().AggregateLogs());
-  Age(held, kRetention + 1h);
+  AgeJobs(held, kRetention + 1h);
   const std::string statistics = StatisticsSnapshot();
   std::latch go(2);
   PruneReport reports[2];
@@ -220,8 +158,8 @@ TEST_F(HeldRetentionTest, TwoRacingPrunersShareTheWorkWithoutErrors) {
 }
 
 TEST_F(HeldRetentionTest, PruneCommandCountsHeldJobsPerEntrypoint) {
-  Age(RunJobs("held_x", 3, JobStatus::kFailed), kRetention + 1h);
-  Age(RunJobs("held_y", 1, JobStatus::kFailed), kRetention + 1h);
+  AgeJobs(RunJobs("held_x", 3, JobStatus::kFailed), kRetention + 1h);
+  AgeJobs(RunJobs("held_y", 1, JobStatus::kFailed), kRetention + 1h);
   ASSERT_TRUE(q().AggregateLogs());
   const std::string prune = std::string(PGQ_BINARY) + " --dsn '" + dsn_ + "' --schema " +
                             settings().schema + " prune";

@@ -69,6 +69,11 @@ class AdminQueries {
   /// readiness check asks the catalog instead of the session.
   std::optional<std::string> DefaultIsolationSetting();
 
+  /// Why the server this connection reached cannot take the queue's writes
+  /// ("server 10.0.0.5:5432 is read-only (in recovery)"), or nullopt when it
+  /// can. One round trip; readiness asks it on every probe.
+  std::optional<std::string> ReadOnlyReason();
+
  protected:
   explicit AdminQueries(std::shared_ptr<const detail::QueryContext> context);
 

@@ -75,10 +75,17 @@ struct ConnectionRequirements {
 struct ConnectionState {
   bool in_transaction = false;
   std::string isolation;
+  /// `transaction_read_only` is on (a standby, or default_transaction_read_only).
+  bool read_only = false;
+  /// pg_is_in_recovery(): the server is a hot standby.
+  bool in_recovery = false;
+  /// "host:port" of the server, for messages (may be empty).
+  std::string server;
 };
 
 /// Checks a state against the requirements; throws ConnectionStateError
-/// whose message says which rule failed and why it matters.
+/// whose message says which rule failed and why it matters, or ReadOnlyError
+/// when the server cannot take writes (a standby, or read-only).
 void EnforceRequirements(const ConnectionState& state,
                          const ConnectionRequirements& requirements,
                          std::string_view where);

@@ -55,6 +55,34 @@ class ConnectionError : public RuntimeError {
  public:
   explicit ConnectionError(const std::string& what)
       : RuntimeError(what, {}, /*retryable=*/true, /*poisons=*/true) {}
+
+ protected:
+  ConnectionError(const std::string& what, std::string sqlstate, bool retryable = true)
+      : RuntimeError(what, std::move(sqlstate), retryable, /*poisons=*/true) {}
+};
+
+/// The server cannot take the queue's writes on this connection: it is a hot
+/// standby (in recovery) or read-only, is shutting down (57P01-57P03), or
+/// cancelled the statement for a conflict with recovery. This happens during
+/// a failover, or when a DNS name or virtual IP still points at the old
+/// primary. The connection is discarded, never used again; a new connection
+/// (libpq's target_session_attrs=read-write, which pgq adds when the
+/// connection string does not choose) may reach the primary.
+class ReadOnlyError : public ConnectionError {
+ public:
+  ReadOnlyError(const std::string& what, std::string sqlstate)
+      : ConnectionError(what, std::move(sqlstate)) {}
+};
+
+/// A statement whose outcome is unknown: the connection was lost after it
+/// was sent, before its result arrived. In autocommit (every pgq statement)
+/// it may or may not have committed, so it is never retried blindly; an
+/// enqueue with a dedupe key can be retried safely (docs/producers.md). A
+/// ConnectionError: the connection is gone, the next call opens a new one.
+class InDoubtError : public ConnectionError {
+ public:
+  explicit InDoubtError(const std::string& what)
+      : ConnectionError(what, std::string{}, /*retryable=*/false) {}
 };
 
 /// A connection is not in the state the queue requires: autocommit (no open

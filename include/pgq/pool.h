@@ -93,6 +93,9 @@ class Lease {
  private:
   friend class ConnectionPool;
   Lease(std::shared_ptr<ConnectionPool> pool, detail::PooledConnection* slot);
+  // A statement failed: a connection-level error discards the connection
+  // (and the idle ones), any other has it checked on return.
+  void OnError(const Error& e) noexcept;
   std::shared_ptr<ConnectionPool> pool_;
   detail::PooledConnection* slot_ = nullptr;
 };

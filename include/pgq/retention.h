@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct RetentionPolicy {
   /// were aggregated into statistics. Rows of queued, picked or held jobs
   /// are kept whatever their age.
   std::chrono::seconds log_older_than{0};
+  /// Held jobs (status 'failed', kept by `on_failure: hold`) held longer than
+  /// this (by `updated`, the time they were held) are deleted with every log
+  /// row of theirs. A job with a log row not yet aggregated waits for the
+  /// next run, so statistics stay exact. 0 keeps held jobs forever.
+  std::chrono::seconds held_older_than{0};
   /// Statistics rows whose second is older than this are pruned.
   std::chrono::seconds statistics_older_than{0};
   /// Rows per batch; each batch is its own short transaction.
@@ -44,7 +50,8 @@ struct RetentionPolicy {
   bool dry_run = false;
 
   bool enabled() const noexcept {
-    return log_older_than.count() > 0 || statistics_older_than.count() > 0;
+    return log_older_than.count() > 0 || statistics_older_than.count() > 0 ||
+           held_older_than.count() > 0;
   }
   bool operator==(const RetentionPolicy&) const = default;
 };
@@ -57,11 +64,15 @@ struct PruneReport {
   /// True when a later batch found the lock taken (another process took
   /// over between two batches) and the run stopped there.
   bool yielded = false;
-  /// True when both tables were walked to the cutoff; false when the time
+  /// True when every table was walked to the cutoff; false when the time
   /// budget ran out first.
   bool complete = false;
   std::int64_t log_rows = 0;         ///< deleted (or, in a dry run, deletable)
   std::int64_t statistics_rows = 0;  ///< deleted (or, in a dry run, deletable)
+  std::int64_t held_jobs = 0;        ///< held jobs deleted (or deletable)
+  std::int64_t held_log_rows = 0;    ///< log rows of those jobs
+  /// held_jobs per entrypoint (only entrypoints with at least one).
+  std::map<std::string, std::int64_t> held_by_entrypoint;
   std::int64_t batches = 0;
   std::chrono::duration<double> took{0};
 };
@@ -74,6 +85,14 @@ struct TableSize {
   std::int64_t bytes = 0;
 };
 
+/// Held ('failed') jobs of one entrypoint.
+struct HeldAge {
+  std::string entrypoint;
+  std::int64_t jobs = 0;
+  /// Since the oldest of them was held (its `updated`), in seconds.
+  double oldest_seconds = 0;
+};
+
 /// Pruning and size queries. Needs only an Executor (a Driver, a SyncDriver
 /// or a pool lease adapter); every batch is one round trip in its own
 /// transaction, so it never holds a transaction open between batches.
@@ -82,15 +101,18 @@ class RetentionQueries {
  public:
   RetentionQueries(Executor& executor, DBSettings settings);
 
-  /// One run: batches of the log, then of statistics, under the fleet-wide
-  /// prune lock (an advisory lock taken per batch, never waited for), until
-  /// both tables are pruned to the cutoff or the time budget is spent.
+  /// One run: batches of the log, then of held jobs, then of statistics,
+  /// under the fleet-wide prune lock (an advisory lock taken per batch, never
+  /// waited for), until every table is pruned to its cutoff or the time
+  /// budget is spent.
   /// Throws DatabaseError when a batch fails (e.g. a lock or statement
   /// timeout); rows deleted by earlier batches stay deleted.
   PruneReport Prune(const RetentionPolicy& policy);
 
   /// The four queue tables, in the order queue, log, statistics, schedules.
   std::vector<TableSize> TableSizes();
+  /// Held jobs per entrypoint (entrypoints without any are absent).
+  std::vector<HeldAge> HeldAges();
   /// Log rows not yet rolled into statistics, counted up to `cap`.
   std::int64_t UnaggregatedLogRows(std::int64_t cap = 10'000'000);
 

@@ -79,6 +79,9 @@ Session& ConnectionCore::EnsureSession() {
   } catch (const ConnectionStateError&) {
     if (options.observer) options.observer->OnConnectError("state");
     throw;
+  } catch (const ReadOnlyError&) {
+    if (options.observer) options.observer->OnConnectError("read_only");
+    throw;
   } catch (const Error&) {
     if (options.observer) options.observer->OnConnectError("connect");
     throw;

@@ -86,6 +86,9 @@ class ConnectionCore : public std::enable_shared_from_this<ConnectionCore> {
       DeliverPending(s);
       return result;
     } catch (const Error& e) {
+      if (options.observer && dynamic_cast<const ReadOnlyError*>(&e) != nullptr) {
+        options.observer->OnConnectError("read_only");
+      }
       if (!s.IsOpen() || e.PoisonsConnection()) {
         if (!borrowed) {
           receivers.clear();

@@ -47,6 +47,16 @@ void EnforceRequirements(const ConnectionState& state, const ConnectionRequireme
             ": connection is inside a transaction block; the queue needs autocommit so that "
             "every claim and completion commits on its own (and row locks are not held)");
   }
+  if (state.in_recovery || state.read_only) {
+    const std::string server = state.server.empty() ? "the server" : "server " + state.server;
+    throw ReadOnlyError(
+        std::string(where) + ": " + server +
+            (state.in_recovery ? " is read-only (in recovery)"
+                               : " is read-only (transaction_read_only is on)") +
+            "; the queue writes with every statement: connect to the primary "
+            "(target_session_attrs=read-write, or the cluster's read-write endpoint)",
+        "25006");
+  }
   if (!state.isolation.empty() && state.isolation != requirements.isolation) {
     throw ConnectionStateError(
         ConnectionStateError::Kind::kIsolation,

@@ -10,4 +10,9 @@ namespace pgq::detail {
 /// catch block.
 [[noreturn]] void RethrowAsPgq(std::string_view context);
 
+/// RethrowAsPgq for a failure of an autocommit statement that was sent: a
+/// connection lost before its result arrived is an InDoubtError (it may have
+/// committed), not a plain ConnectionError.
+[[noreturn]] void RethrowStatementAsPgq(std::string_view context);
+
 }  // namespace pgq::detail

@@ -65,8 +65,8 @@ Rows Lease::Fetch(std::string_view sql, const Params& params) {
   slot_->session->EnforceNoTransaction("pooled connection");
   try {
     return slot_->session->Fetch(sql, params);
-  } catch (const ConnectionError&) {
-    pool_->DropIdle();
+  } catch (const Error& e) {
+    OnError(e);
     throw;
   }
 }
@@ -76,10 +76,27 @@ std::int64_t Lease::Execute(std::string_view sql, const Params& params) {
   slot_->session->EnforceNoTransaction("pooled connection");
   try {
     return slot_->session->Execute(sql, params);
-  } catch (const ConnectionError&) {
-    pool_->DropIdle();
+  } catch (const Error& e) {
+    OnError(e);
     throw;
   }
+}
+
+void Lease::OnError(const Error& e) noexcept {
+  if (dynamic_cast<const ReadOnlyError*>(&e) != nullptr) {
+    pool_->observer().OnConnectError("read_only");
+  }
+  if (e.PoisonsConnection()) {
+    // Never used again, even if libpq still calls it open (a read-only
+    // server, an admin shutdown in progress).
+    slot_->poisoned = true;
+  } else {
+    // Usable as far as we know; Return() checks it with one round trip.
+    slot_->errored = true;
+  }
+  // One broken or read-only connection usually means a restart or a
+  // failover: the idle ones went to the same server.
+  if (dynamic_cast<const ConnectionError*>(&e) != nullptr) pool_->DropIdle();
 }
 
 pqxx::connection_base& Lease::connection() {
@@ -159,6 +176,7 @@ Lease ConnectionPool::Acquire() {
       lock.unlock();
       slot->leased_at = SteadyClock::now();
       slot->exposed = false;
+      slot->errored = false;
       observer_->OnAcquire(slot->leased_at - start);
       return Lease(shared_from_this(), slot.release());
     }
@@ -179,8 +197,9 @@ Lease ConnectionPool::Acquire() {
         --state_->active;
         state_->cv.notify_one();
         throw;
-      } catch (const std::exception&) {
-        observer_->OnConnectError("connect");
+      } catch (const std::exception& e) {
+        observer_->OnConnectError(dynamic_cast<const ReadOnlyError*>(&e) ? "read_only"
+                                                                          : "connect");
         std::scoped_lock relock(state_->mu);
         --state_->total;
         --state_->active;
@@ -215,7 +234,7 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
   observer_->OnRelease(now - slot->leased_at);
   std::optional<CloseReason> reason;
   try {
-    if (!slot->session->IsOpen()) {
+    if (slot->poisoned || !slot->session->IsOpen()) {
       reason = CloseReason::kBroken;
     } else if (slot->session->InTransactionBlock()) {
       reason = CloseReason::kStateViolation;
@@ -227,8 +246,10 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
       spdlog::warn(
           "a pooled connection came back inside a transaction block; it was discarded "
           "(the open transaction is rolled back by closing the connection)");
-    } else if (slot->exposed) {
+    } else if (slot->exposed || slot->errored) {
       // User code had the raw connection: it may have changed the session.
+      // After a statement failed, the server may have become read-only
+      // (a failover behind the same address) without breaking the session.
       const auto state = slot->session->Inspect();
       try {
         EnforceRequirements(state, options_.requirements, "returned connection");
@@ -244,6 +265,7 @@ void ConnectionPool::Return(detail::PooledConnection* raw) noexcept {
       reason = CloseReason::kMaxLifetime;
     }
   } catch (const std::exception& e) {
+    if (dynamic_cast<const ReadOnlyError*>(&e) != nullptr) observer_->OnConnectError("read_only");
     reason = CloseReason::kBroken;
   }
   std::unique_lock lock(state_->mu);
@@ -307,6 +329,10 @@ std::vector<ConnectionCheck> ConnectionPool::CheckIdle() {
       reason = CloseReason::kStateViolation;
       observer_->OnStateViolation(e.kind() == ConnectionStateError::Kind::kInTransaction,
                                   e.kind() == ConnectionStateError::Kind::kIsolation);
+    } catch (const ReadOnlyError& e) {
+      check.reason = e.what();
+      reason = CloseReason::kIdleCheckFailed;
+      observer_->OnConnectError("read_only");
     } catch (const std::exception& e) {
       check.reason = std::string("idle connection failed its health check: ") + e.what();
       reason = CloseReason::kIdleCheckFailed;

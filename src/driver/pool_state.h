@@ -21,7 +21,9 @@ struct PooledConnection {
   std::unique_ptr<Session> session;
   std::chrono::steady_clock::time_point leased_at;
   std::chrono::steady_clock::time_point last_checked;
-  bool exposed = false;  // user code had the raw connection
+  bool exposed = false;   // user code had the raw connection
+  bool errored = false;   // a statement failed on this lease: check it on return
+  bool poisoned = false;  // an error said never to use it again
 };
 
 struct PoolState {

@@ -4,9 +4,11 @@
 #include <pqxx/nontransaction>
 #include <pqxx/result>
 
+#include <cstdlib>
 #include <vector>
 
 #include "driver/pg_errors.h"
+#include "pgq/conninfo.h"
 #include "pgq/error.h"
 #include "driver/pq_handle.h"
 
@@ -43,6 +45,25 @@ Rows ToRows(const pqxx::result& result) {
   return Rows(std::move(columns), std::move(values));
 }
 
+std::string WithReadWriteTarget(std::string conninfo) {
+  // The caller chose (in the string or in libpq's environment variable):
+  // theirs stands, and Inspect() still refuses a read-only session.
+  if (std::getenv("PGTARGETSESSIONATTRS") != nullptr) return conninfo;
+  const auto options = ParseConninfo(conninfo);
+  if (!options) return conninfo;  // libpq reports what is wrong when connecting
+  for (const auto& [key, value] : *options) {
+    if (key == "target_session_attrs") return conninfo;
+  }
+  const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  if (uri) {
+    conninfo += conninfo.find('?') == std::string::npos ? '?' : '&';
+    conninfo += "target_session_attrs=read-write";
+  } else {
+    AppendConninfo(conninfo, "target_session_attrs", "read-write");
+  }
+  return conninfo;
+}
+
 Session::Session(std::unique_ptr<pqxx::connection> owned, pqxx::connection_base* connection)
     : owned_(std::move(owned)),
       connection_(connection),
@@ -53,7 +74,9 @@ Session::~Session() = default;
 std::unique_ptr<Session> Session::Open(const ConnectionOptions& options) {
   std::unique_ptr<pqxx::connection> connection;
   try {
-    connection = std::make_unique<pqxx::connection>(options.conninfo());
+    // libpq (>= 14 also for a single host) then skips a standby or a
+    // read-only server: the queue writes with every statement.
+    connection = std::make_unique<pqxx::connection>(WithReadWriteTarget(options.conninfo()));
     // We replace broken connections ourselves (and re-read secrets when we
     // do); libpqxx's silent reactivation would hide that.
 #pragma GCC diagnostic push
@@ -106,7 +129,7 @@ Rows Session::Fetch(std::string_view sql, const Params& params) {
   try {
     return ToRows(Run(sql, params));
   } catch (...) {
-    RethrowAsPgq({});
+    RethrowStatementAsPgq({});
   }
 }
 
@@ -114,7 +137,7 @@ std::int64_t Session::Execute(std::string_view sql, const Params& params) {
   try {
     return Run(sql, params).affected_rows();
   } catch (...) {
-    RethrowAsPgq({});
+    RethrowStatementAsPgq({});
   }
 }
 
@@ -126,6 +149,18 @@ bool Session::InTransactionBlock() const noexcept {
 }
 
 int Session::Socket() const noexcept { return connection_->sock(); }
+
+std::string Session::ServerName() const {
+  try {
+    const char* host = connection_->hostname();
+    const char* port = connection_->port();
+    std::string name = host != nullptr ? host : "";
+    if (port != nullptr && *port != '\0') name += std::string(":") + port;
+    return name;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
 
 void Session::EnforceNoTransaction(std::string_view where) const {
   if (InTransactionBlock()) {
@@ -139,8 +174,14 @@ ConnectionState Session::Inspect() {
   ConnectionState state;
   state.in_transaction = InTransactionBlock();
   if (state.in_transaction) return state;  // an aborted block fails any query
-  auto rows = Fetch("SELECT current_setting('transaction_isolation') AS isolation", {});
+  auto rows = Fetch(
+      "SELECT current_setting('transaction_isolation') AS isolation, "
+      "current_setting('transaction_read_only') AS read_only, pg_is_in_recovery() AS in_recovery",
+      {});
   state.isolation = rows.Text(0, "isolation");
+  state.read_only = rows.Text(0, "read_only") == "on";
+  state.in_recovery = rows.Text(0, "in_recovery") == "t";
+  state.server = ServerName();
   return state;
 }
 

@@ -39,6 +39,8 @@ class Session {
   /// True when libpq reports an open (or failed) transaction block.
   bool InTransactionBlock() const noexcept;
   int Socket() const noexcept;
+  /// "host:port" of the server this session reached (for messages).
+  std::string ServerName() const;
   pqxx::connection_base& connection() noexcept { return *connection_; }
   std::chrono::steady_clock::time_point created() const noexcept { return created_; }
 
@@ -57,6 +59,10 @@ class Session {
   // that ad-hoc statements (e.g. user SQL handlers) cannot grow it forever.
   std::map<std::string, std::string, std::less<>> prepared_;
 };
+
+/// `conninfo` with target_session_attrs=read-write added when neither it nor
+/// PGTARGETSESSIONATTRS chooses one (key=value strings and URIs).
+std::string WithReadWriteTarget(std::string conninfo);
 
 /// Converts a libpqxx result to text rows.
 Rows ToRows(const class pqxx::result& result);

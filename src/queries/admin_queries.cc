@@ -86,4 +86,14 @@ std::optional<std::string> AdminQueries::DefaultIsolationSetting() {
   return configured;
 }
 
+std::optional<std::string> AdminQueries::ReadOnlyReason() {
+  const auto rows = context_->driver().Fetch(context_->sql.server_writability);
+  const bool in_recovery = rows.Text(0, "in_recovery") == "t";
+  const bool read_only = rows.Text(0, "read_only") == "on";
+  if (!in_recovery && !read_only) return std::nullopt;
+  return "server " + rows.Text(0, "server") +
+         (in_recovery ? " is read-only (in recovery)"
+                      : " is read-only (transaction_read_only is on)");
+}
+
 }  // namespace pgq

@@ -22,12 +22,14 @@ namespace detail {
 struct RetentionSql {
   explicit RetentionSql(const DBSettings& s)
       : log_batch(SqlTemplate("prune_log_batch", s)),
+        held_batch(SqlTemplate("prune_held_batch", s)),
         statistics_batch(SqlTemplate("prune_statistics_batch", s)),
         statistics_count(SqlTemplate("prune_statistics_count", s)),
         table_sizes(SqlStatement("table_sizes", s)),
+        held_ages(SqlStatement("held_ages", s)),
         unaggregated(SqlStatement("unaggregated_log_rows", s)) {}
-  StatementTemplate log_batch, statistics_batch, statistics_count;
-  std::string table_sizes, unaggregated;
+  StatementTemplate log_batch, held_batch, statistics_batch, statistics_count;
+  std::string table_sizes, held_ages, unaggregated;
 };
 
 }  // namespace detail
@@ -123,6 +125,40 @@ PruneReport RetentionQueries::Prune(const RetentionPolicy& policy) {
     }
   }
 
+  if (done && policy.held_older_than.count() > 0) {
+    const auto& statement = sql_->held_batch;
+    const std::string older_than =
+        detail::QuoteLiteral(detail::IntervalLiteral(policy.held_older_than));
+    std::string after_id = "0";
+    for (;;) {
+      if (out_of_time()) {
+        done = false;
+        break;
+      }
+      const auto rows = executor_.Fetch(statement.Render(
+          with({{"older_than", older_than}, {"after_id", after_id}, {"batch", batch},
+                {"dry_run", dry_run}})));
+      Batch b;
+      b.won = rows.Text(0, "won") == "t";
+      b.scanned = rows.Int(0, "scanned");
+      b.last_id = rows.At(0, "last_id");
+      if (!account(b)) {
+        report.took = SteadyClock::now() - start;
+        return report;
+      }
+      if (rows.At(0, "log_rows")) report.held_log_rows += rows.Int(0, "log_rows");
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        const auto entrypoint = rows.At(r, "entrypoint");
+        if (!entrypoint) continue;
+        const std::int64_t jobs = rows.Int(r, "jobs");
+        report.held_jobs += jobs;
+        report.held_by_entrypoint[*entrypoint] += jobs;
+      }
+      if (b.scanned < policy.batch || !b.last_id) break;
+      after_id = *b.last_id;
+    }
+  }
+
   if (done && policy.statistics_older_than.count() > 0) {
     const auto& statement =
         policy.dry_run ? sql_->statistics_count : sql_->statistics_batch;
@@ -158,6 +194,16 @@ std::vector<TableSize> RetentionQueries::TableSizes() {
   std::vector<TableSize> out;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     out.push_back({rows.Text(r, "name"), rows.Int(r, "estimated_rows"), rows.Int(r, "bytes")});
+  }
+  return out;
+}
+
+std::vector<HeldAge> RetentionQueries::HeldAges() {
+  const auto rows = executor_.Fetch(sql_->held_ages);
+  std::vector<HeldAge> out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    out.push_back({rows.Text(r, "entrypoint"), rows.Int(r, "jobs"),
+                   std::stod(rows.Text(r, "oldest_seconds"))});
   }
   return out;
 }

@@ -26,6 +26,7 @@ constexpr std::pair<std::string SqlText::*, std::string_view> kFiles[] = {
     {&SqlText::queue_lag, "queue_lag"},
     {&SqlText::statistics_state, "statistics_state"},
     {&SqlText::default_isolation_setting, "default_isolation_setting"},
+    {&SqlText::server_writability, "server_writability"},
     {&SqlText::log_statistics, "log_statistics"},
     {&SqlText::delete_entrypoints, "delete_entrypoints"},
     {&SqlText::delete_stats, "delete_statistics"},

@@ -18,7 +18,7 @@ struct SqlText {
       list_failed_oldest, heartbeat;
   std::string queue_probe, job_status, queue_lag;
   std::string aggregate_locked, aggregate_unlocked, log_statistics;
-  std::string statistics_state, default_isolation_setting;
+  std::string statistics_state, default_isolation_setting, server_writability;
   std::string delete_entrypoints, truncate_queue, delete_stats, truncate_stats, delete_log,
       truncate_log;
   std::string insert_schedules, fetch_schedules, schedules_queued, schedule_heartbeat,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 
 namespace pgq::detail {
@@ -13,6 +14,14 @@ namespace pgq::detail {
 class Backoff {
  public:
   std::chrono::milliseconds current() const noexcept { return current_; }
+  /// current() less up to a quarter, at random: a fleet that failed
+  /// together (a failover) does not retry in lockstep.
+  std::chrono::milliseconds jittered() const {
+    thread_local std::minstd_rand random{std::random_device{}()};
+    const auto spread = std::max<std::int64_t>(current_.count() / 4, 1);
+    return current_ - std::chrono::milliseconds(
+                          std::uniform_int_distribution<std::int64_t>(0, spread)(random));
+  }
   void Grow() noexcept { current_ = std::min(current_ * 2, kMax); }
   void Reset() noexcept { current_ = kInitial; }
 

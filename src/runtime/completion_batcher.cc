@@ -14,11 +14,12 @@ void CompletionBatcher::Add(Completion completion, bool urgent) {
 }
 
 void CompletionBatcher::WaitForWork(const std::stop_token& token,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, bool retrying) {
   std::unique_lock lock(mu_);
   cv_.wait_for(lock, timeout, [&] {
-    return token.stop_requested() || flush_now_ ||
-           static_cast<std::int64_t>(buffer_.size()) >= flush_at_;
+    if (token.stop_requested()) return true;
+    if (retrying) return false;
+    return flush_now_ || static_cast<std::int64_t>(buffer_.size()) >= flush_at_;
   });
   flush_now_ = false;
 }
@@ -33,9 +34,11 @@ bool CompletionBatcher::Flush() {
   try {
     store_.Complete(batch);
     written_ += static_cast<std::int64_t>(batch.size());
+    failures_.Succeeded(*log_);
     return true;
   } catch (const std::exception& e) {
-    log_->warn("could not record {} completions (will retry): {}", batch.size(), e.what());
+    failures_.Failed(*log_, std::to_string(batch.size()) + " completions kept: " + e.what(),
+                     std::chrono::milliseconds(0));
     std::scoped_lock lock(mu_);
     buffer_.insert(buffer_.begin(), batch.begin(), batch.end());
     return false;

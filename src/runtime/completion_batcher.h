@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pgq/queries.h"
+#include "runtime/failure_log.h"
 #include "runtime/runtime_store.h"
 
 namespace pgq::detail {
@@ -32,8 +33,11 @@ class CompletionBatcher {
   /// stays taken (queue_manager_id set) until the completion is written, so
   /// write it now instead of within ~100 ms.
   void Add(Completion completion, bool urgent = false);
-  /// Waits up to `timeout` for a full batch, an urgent completion or stop.
-  void WaitForWork(const std::stop_token& token, std::chrono::milliseconds timeout);
+  /// Waits up to `timeout` for a full batch, an urgent completion or stop;
+  /// `retrying` (the last write failed): only for `timeout` or stop, so a
+  /// full buffer does not turn the backoff into a busy loop.
+  void WaitForWork(const std::stop_token& token, std::chrono::milliseconds timeout,
+                   bool retrying = false);
   /// Wakes WaitForWork (after requesting its stop).
   void Interrupt() { cv_.notify_all(); }
   /// Writes the buffer; on failure the completions go back to it.
@@ -50,6 +54,7 @@ class CompletionBatcher {
   std::vector<Completion> buffer_;
   bool flush_now_ = false;  // a limited entrypoint's slot waits on this flush
   std::atomic<std::int64_t> written_{0};
+  FailureLog failures_{"recording completions"};  // used by the flushing thread only
 };
 
 }  // namespace pgq::detail

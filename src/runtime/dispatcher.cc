@@ -16,6 +16,10 @@ bool Dispatcher::ClaimWhileRoom(const RunOptions& options,
                        .queue_manager_id = p_.queue_manager_id,
                        .worker_cap = options.max_concurrent_tasks,
                        .heartbeat_timeout = options.heartbeat_timeout};
+  // This worker could neither keep new claims alive nor record them: a peer
+  // would rescue and run them again. The housekeeper's next successful write
+  // clears the flag and wakes us.
+  if (p_.table.writes_failing()) return false;
   while (!p_.table.stop_requested()) {
     const std::int64_t free = p_.table.Free();
     // Claim full batches: waking for every single freed slot would turn
@@ -29,8 +33,9 @@ bool Dispatcher::ClaimWhileRoom(const RunOptions& options,
       jobs = p_.store.Dequeue(request);
       p_.observer.OnDequeue(std::chrono::duration<double>(SteadyClock::now() - t0));
       backoff_.Reset();
+      failures_.Succeeded(*p_.log);
     } catch (const std::exception& e) {
-      p_.log->warn("dequeue failed, retrying in {} ms: {}", backoff_.current().count(), e.what());
+      failures_.Failed(*p_.log, e.what(), backoff_.current());
       return false;
     }
     const bool partial = static_cast<std::int64_t>(jobs.size()) < want;
@@ -69,7 +74,7 @@ void Dispatcher::Run(const RunOptions& options, const std::vector<EntrypointLimi
         }
       }
     }
-    in.failure_backoff = backoff_.current();
+    in.failure_backoff = backoff_.jittered();
     const WaitDecision decision = DecideWait(in);
     if (decision.stop_drain) {
       p_.log->info("drain: nothing queued or in flight");

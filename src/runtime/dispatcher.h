@@ -14,6 +14,7 @@
 #include "pgq/observer.h"
 #include "pgq/runtime.h"
 #include "runtime/backoff.h"
+#include "runtime/failure_log.h"
 #include "runtime/in_flight_table.h"
 #include "runtime/job_event_log.h"
 #include "runtime/runtime_store.h"
@@ -48,6 +49,7 @@ class Dispatcher {
 
   Parts p_;
   Backoff backoff_;
+  FailureLog failures_{"dequeue"};
   std::atomic<std::chrono::steady_clock::rep> last_loop_{
       std::chrono::steady_clock::now().time_since_epoch().count()};
 };

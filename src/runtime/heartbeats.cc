@@ -11,14 +11,19 @@ void Heartbeats::Start(std::chrono::milliseconds heartbeat_timeout,
   next_ = now + every_;
 }
 
-void Heartbeats::Tick(std::chrono::steady_clock::time_point now) {
-  if (now < next_) return;
-  next_ = now + every_;
+bool Heartbeats::Tick(std::chrono::steady_clock::time_point now) {
+  if (now < next_) return !failures_.failing();
   const auto ids = table_.Ids();
   try {
     store_.Heartbeat(ids);
+    next_ = now + every_;
+    failures_.Succeeded(*log_);
+    return true;
   } catch (const std::exception& e) {
-    log_->warn("heartbeat for {} jobs failed: {}", ids.size(), e.what());
+    // Due again on the next housekeeping round (which backs off): the claims
+    // expire after heartbeat_timeout whether or not anyone logged it.
+    failures_.Failed(*log_, e.what(), std::chrono::milliseconds(0));
+    return false;
   }
 }
 

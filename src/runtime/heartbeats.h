@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/failure_log.h"
 #include "runtime/in_flight_table.h"
 #include "runtime/runtime_store.h"
 
@@ -21,8 +22,9 @@ class Heartbeats {
   /// Starts the schedule from `now`.
   void Start(std::chrono::milliseconds heartbeat_timeout,
              std::chrono::steady_clock::time_point now);
-  /// Sends one heartbeat for every claimed job when due.
-  void Tick(std::chrono::steady_clock::time_point now);
+  /// Sends one heartbeat for every claimed job when due. False when it was
+  /// due and failed (it is then tried again on the next call).
+  bool Tick(std::chrono::steady_clock::time_point now);
 
  private:
   RuntimeStore& store_;
@@ -30,6 +32,7 @@ class Heartbeats {
   std::shared_ptr<spdlog::logger> log_;
   std::chrono::milliseconds every_{50};
   std::chrono::steady_clock::time_point next_;
+  FailureLog failures_{"heartbeat"};
 };
 
 }  // namespace pgq::detail

@@ -9,16 +9,22 @@ void Housekeeper::Loop(const std::stop_token& token, std::chrono::milliseconds h
   const auto start = std::chrono::steady_clock::now();
   heartbeats_.Start(heartbeat_timeout, start);
   statistics_.Start(start);
+  bool failing = false;
   while (!token.stop_requested()) {
-    completions_.WaitForWork(token, backoff.current());
-    if (completions_.Flush()) {
-      backoff.Reset();
-    } else {
-      backoff.Grow();
-    }
+    completions_.WaitForWork(token, failing ? backoff.jittered() : backoff.current(), failing);
+    // Heartbeats go out even when completions fail: any writable connection
+    // keeps this worker's claims from being rescued.
+    const bool flushed = completions_.Flush();
     const auto now = std::chrono::steady_clock::now();
-    heartbeats_.Tick(now);
-    statistics_.Tick(now, [this] { return completions_.TakeWrittenCount(); });
+    const bool beating = heartbeats_.Tick(now);
+    failing = !flushed || !beating;
+    table_.SetWritesFailing(failing);
+    if (failing) {
+      backoff.Grow();
+    } else {
+      backoff.Reset();
+      statistics_.Tick(now, [this] { return completions_.TakeWrittenCount(); });
+    }
   }
 }
 

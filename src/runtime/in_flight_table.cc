@@ -62,6 +62,10 @@ void InFlightTable::WaitForWake(std::chrono::milliseconds timeout) {
   waiting_for_room_ = false;
 }
 
+void InFlightTable::SetWritesFailing(bool failing) {
+  if (writes_failing_.exchange(failing) && !failing) Wake();
+}
+
 void InFlightTable::Wake() {
   {
     std::scoped_lock lock(mu_);

@@ -45,6 +45,13 @@ class InFlightTable {
   /// wakes the dispatcher. Also returns the in-flight count it decided on.
   bool MarkIfFull(std::int64_t& in_flight);
 
+  /// Whether this worker's own writes (completions, heartbeats) fail. While
+  /// they do, the dispatcher claims nothing: a job claimed now could be
+  /// neither kept alive nor recorded, and a peer would rescue and run it
+  /// again. Clearing it wakes the dispatcher.
+  void SetWritesFailing(bool failing);
+  bool writes_failing() const noexcept { return writes_failing_; }
+
   /// Waits until woken, stopped or `timeout`; returns early on stop.
   void WaitForWake(std::chrono::milliseconds timeout);
   void Wake();
@@ -90,6 +97,7 @@ class InFlightTable {
   bool wake_ = false;
   bool waiting_for_room_ = false;  // the dispatcher waits for handlers to finish
   std::atomic<bool> stop_{false};
+  std::atomic<bool> writes_failing_{false};
   std::int64_t capacity_ = 0;
   std::int64_t claim_threshold_ = 0;
   bool drain_ = false;

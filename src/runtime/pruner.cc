@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <utility>
 
 namespace pgq::detail {
@@ -19,10 +20,18 @@ std::chrono::milliseconds Pruner::RunOnce(const RetentionPolicy& policy,
     const PruneReport report = store_.Prune(policy);
     observer_.OnPruned(report);
     if (std::exchange(failing_, false)) log_->info("pruning works again");
-    if (report.ran && (report.log_rows > 0 || report.statistics_rows > 0)) {
-      log_->info("pruned {} log and {} statistics rows in {} batches, {:.3f} s{}",
-                 report.log_rows, report.statistics_rows, report.batches, report.took.count(),
-                 report.complete ? "" : " (time budget spent, more to prune)");
+    if (report.ran && (report.log_rows > 0 || report.statistics_rows > 0 || report.held_jobs > 0)) {
+      // Counts only: entrypoint names, never payloads.
+      std::string held;
+      for (const auto& [entrypoint, jobs] : report.held_by_entrypoint) {
+        held += fmt::format("{}{}={}", held.empty() ? "" : ", ", entrypoint, jobs);
+      }
+      log_->info(
+          "pruned {} log and {} statistics rows, {} held jobs with {} log rows{}{}{} in {} "
+          "batches, {:.3f} s{}",
+          report.log_rows, report.statistics_rows, report.held_jobs, report.held_log_rows,
+          held.empty() ? "" : " (", held, held.empty() ? "" : ")", report.batches,
+          report.took.count(), report.complete ? "" : " (time budget spent, more to prune)");
     }
     if (report.ran && !report.complete && !report.yielded) {
       return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(report.took),

@@ -21,6 +21,7 @@
 // callbacks run under the driver's locks and take InFlightTable's or
 // ListenerHealth's; so neither calls the driver while holding its mutex.
 
+#include <functional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -89,6 +90,9 @@ struct QueueManager::Impl {
   detail::Dispatcher dispatcher;
 
   void OnNotification(const Notification& n);
+  // Runs `step` until it does not throw ConnectionError (then true) or a
+  // stop is requested (false); logs each new reason once.
+  bool WaitForDatabase(const std::function<void()>& step);
   void ReleaseUnstarted(const std::vector<JobId>& unstarted);
 };
 
@@ -112,6 +116,32 @@ void QueueManager::Impl::OnNotification(const Notification& n) {
   } else if (event->type != "requests_per_second_event") {
     log->critical("dropping an event of unknown type {}", event->type);
   }
+}
+
+bool QueueManager::Impl::WaitForDatabase(const std::function<void()>& step) {
+  // A server that is down, or only a standby (a failover in progress, an
+  // address not yet moved to the new primary), is waited out here instead
+  // of failing Run(): a worker restarted in a loop helps nobody. Retried
+  // every second at most, so work starts soon after a primary is reachable.
+  constexpr std::chrono::milliseconds kMaxWait{1000};
+  std::chrono::milliseconds wait{100};
+  std::string logged;
+  while (!table.stop_requested()) {
+    try {
+      step();
+      if (!logged.empty()) log->info("the database accepts the queue's writes again");
+      return true;
+    } catch (const ConnectionError& e) {
+      if (logged != e.what()) {
+        log->warn("waiting for a writable database (retrying every {} ms at most): {}",
+                  kMaxWait.count(), e.what());
+        logged = e.what();
+      }
+    }
+    table.WaitForWake(wait);
+    wait = std::min(wait * 2, kMaxWait);
+  }
+  return false;
 }
 
 void QueueManager::Impl::ReleaseUnstarted(const std::vector<JobId>& unstarted) {
@@ -193,10 +223,17 @@ void QueueManager::Run(const RunOptions& options) {
     throw LogicError("health_check_interval and health_check_timeout must be positive");
   }
   if (s.entrypoints.empty()) throw LogicError("no entrypoints registered");
-  if (const auto problems = s.store->SchemaProblems(); !problems.empty()) {
-    std::string joined;
-    for (const auto& d : problems) joined += "\n  - " + d;
-    throw RuntimeError("the pgq schema is not ready:" + joined);
+  s.table.Open();
+  if (!s.WaitForDatabase([&s] {
+        if (const auto problems = s.store->SchemaProblems(); !problems.empty()) {
+          std::string joined;
+          for (const auto& d : problems) joined += "\n  - " + d;
+          throw RuntimeError("the pgq schema is not ready:" + joined);
+        }
+      })) {
+    s.table.Close();  // nothing was claimed yet
+    s.table.ClearStop();
+    return;
   }
   s.statistics.Configure(options.statistics_check_interval, options.log_aggregation_interval);
   s.statistics.RefreshIfStale();  // before the first claim: a bulk enqueue may precede us
@@ -211,25 +248,31 @@ void QueueManager::Run(const RunOptions& options) {
   const auto limits = s.entrypoints.Limits();
   s.has_limited_entrypoints = s.entrypoints.HasLimited();
   const auto names = s.entrypoints.Names();
-  s.table.Open();
   s.draining = false;
 
   // After a reconnect, whatever was notified while LISTEN was away is lost:
   // claim at once and check the listener again.
-  auto subscription = s.store->Listen(
-      s.channel, [&s](const Notification& n) { s.OnNotification(n); },
-      [&s] {
-        s.log->info("LISTEN on {} re-established; looking for work it may have missed",
-                    s.channel);
-        s.table.Wake();
-        s.listener.OnReconnect(s.running);
-      });
+  std::unique_ptr<Subscription> subscription;
+  if (!s.WaitForDatabase([&s, &subscription] {
+        subscription = s.store->Listen(
+            s.channel, [&s](const Notification& n) { s.OnNotification(n); },
+            [&s] {
+              s.log->info("LISTEN on {} re-established; looking for work it may have missed",
+                          s.channel);
+              s.table.Wake();
+              s.listener.OnReconnect(s.running);
+            });
+      })) {
+    s.table.Close();  // nothing was claimed yet
+    s.table.ClearStop();
+    return;
+  }
   s.listener.Start();
   detail::JobRunner runner({s.entrypoints, s.table, s.completions, *s.store, *s.observer,
                             *s.resources, s.id, s.log, s.events});
   std::vector<std::jthread> workers;
   for (std::size_t i = 0; i < threads; ++i) workers.emplace_back([&runner] { runner.Serve(); });
-  detail::Housekeeper housekeeper(s.completions, s.heartbeats, s.statistics);
+  detail::Housekeeper housekeeper(s.completions, s.heartbeats, s.statistics, s.table);
   std::jthread flusher(
       [&](std::stop_token t) { housekeeper.Loop(t, options.heartbeat_timeout); });
   std::jthread health(
@@ -270,6 +313,7 @@ void QueueManager::Run(const RunOptions& options) {
   health.join();
   subscription.reset();
   s.table.ClearStop();  // the instance may Run() again
+  s.table.SetWritesFailing(false);
   s.log->info("queue manager {} stopped", s.id);
 }
 

@@ -23,6 +23,10 @@ namespace pgq::testing {
 std::string TestDsn();
 /// A random lower-case token for object names.
 std::string RandomToken();
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether
+/// it held. Tests assert on the outcome instead of sleeping.
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 class PgTest : public ::testing::Test {
  protected:

@@ -11,7 +11,7 @@
 #include <pqxx/connection>
 #include <pqxx/transaction>
 
-#include "pg_fixture.h"
+#include "retention_fixture.h"
 #include "pgq/pqxx.h"
 #include "pgq/retention.h"
 
@@ -20,77 +20,18 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-using testing::QueriesPgTest;
+using testing::RetentionPgTest;
 
-constexpr auto kHeartbeatTimeout = std::chrono::microseconds(30s);
 constexpr auto kWeek = std::chrono::seconds(7 * 24h);
 
-class RetentionTest : public QueriesPgTest {
+class RetentionTest : public RetentionPgTest {
  protected:
-  void SetUp() override {
-    QueriesPgTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    worker_ = Worker();
-  }
-
-  std::string Log() { return settings().LogTable(); }
-  std::string Stats() { return settings().StatisticsTable(); }
-
-  std::vector<JobId> Enqueue(const std::string& entrypoint, int n) {
-    std::vector<NewJob> jobs(static_cast<std::size_t>(n));
-    for (auto& job : jobs) job.entrypoint = entrypoint;
-    std::vector<JobId> ids;
-    for (const auto& id : q().Enqueue(jobs)) ids.push_back(*id);
-    return ids;
-  }
-  // Claims up to n jobs of the entrypoint; returns their ids.
-  std::vector<JobId> Claim(const std::string& entrypoint, int n) {
-    std::vector<JobId> ids;
-    for (const auto& job : q().Dequeue({n, {{entrypoint, 0}}, worker_, std::nullopt,
-                                        kHeartbeatTimeout})) {
-      ids.push_back(job.id);
-    }
-    return ids;
-  }
-  void Finish(const std::vector<JobId>& ids, JobStatus status) {
-    std::vector<Completion> done;
-    for (auto id : ids) done.push_back({id, status, std::nullopt});
-    q().Complete(done);
-  }
-  // Enqueues, claims and completes n jobs: three log rows each.
-  std::vector<JobId> RunJobs(const std::string& entrypoint, int n,
-                             JobStatus status = JobStatus::kSuccessful) {
-    Enqueue(entrypoint, n);
-    auto ids = Claim(entrypoint, n);
-    Finish(ids, status);
-    return ids;
-  }
-  // Moves the log rows of these jobs `age` into the past.
-  void Age(const std::vector<JobId>& ids, std::chrono::seconds age) {
-    std::vector<std::string> text;
-    for (auto id : ids) text.push_back(std::to_string(id));
-    std::string list;
-    for (const auto& t : text) list += (list.empty() ? "" : ",") + t;
-    admin().Execute("UPDATE " + Log() + " SET created = created - " +
-                    std::to_string(age.count()) + " * INTERVAL '1 second' WHERE job_id IN (" +
-                    list + ")");
-  }
-  std::int64_t LogRowsOf(JobId id) {
-    return Count("SELECT count(*) FROM " + Log() + " WHERE job_id = $1", {std::to_string(id)});
-  }
-  // Every statistics row, for comparing before and after.
-  std::string StatisticsSnapshot() {
-    return Scalar("SELECT string_agg(concat_ws('|', created, entrypoint, priority, status, count),"
-                  " ';' ORDER BY id) FROM " + Stats());
-  }
   RetentionPolicy LogPolicy(std::int64_t batch) {
     RetentionPolicy policy;
     policy.log_older_than = kWeek;
     policy.batch = batch;
     return policy;
   }
-
-  std::string worker_;
 };
 
 TEST_F(RetentionTest, PrunesOnlyOldAggregatedRowsOfFinishedJobs) {
@@ -107,10 +48,10 @@ TEST_F(RetentionTest, PrunesOnlyOldAggregatedRowsOfFinishedJobs) {
   old.insert(old.end(), held.begin(), held.end());
   old.insert(old.end(), picked.begin(), picked.end());
   old.insert(old.end(), queued.begin(), queued.end());
-  Age(old, kWeek + 1h);
-  Age(Claim("busy", 1), kWeek + 1h);                      // picked after aggregation: not aggregated
+  AgeLog(old, kWeek + 1h);
+  AgeLog(Claim("busy", 1), kWeek + 1h);                      // picked after aggregation: not aggregated
   const auto late = RunJobs("late", 2);                   // finished, old, not aggregated yet
-  Age(late, kWeek + 1h);
+  AgeLog(late, kWeek + 1h);
   const std::string statistics = StatisticsSnapshot();
   const std::int64_t log_before = Count("SELECT count(*) FROM " + Log());
 
@@ -145,7 +86,7 @@ TEST_F(RetentionTest, PrunesOnlyOldAggregatedRowsOfFinishedJobs) {
 
 TEST_F(RetentionTest, PrunesStatisticsOlderThanTheCutoff) {
   const auto old = RunJobs("old", 3);
-  Age(old, 100 * 24h);
+  AgeLog(old, 100 * 24h);
   RunJobs("new", 2);
   ASSERT_TRUE(q().AggregateLogs());
   const auto old_rows = Count("SELECT count(*) FROM " + Stats() + " WHERE entrypoint = 'old'");
@@ -169,7 +110,7 @@ TEST_F(RetentionTest, PrunesStatisticsOlderThanTheCutoff) {
 }
 
 TEST_F(RetentionTest, SkipsWhileAnotherProcessHoldsThePruneLock) {
-  Age(RunJobs("done", 2), kWeek + 1h);
+  AgeLog(RunJobs("done", 2), kWeek + 1h);
   ASSERT_TRUE(q().AggregateLogs());
   pqxx::connection holder(dsn_);
   pqxx::work tx(holder);
@@ -184,7 +125,7 @@ TEST_F(RetentionTest, SkipsWhileAnotherProcessHoldsThePruneLock) {
 }
 
 TEST_F(RetentionTest, TwoRacingPrunersShareTheWorkWithoutErrors) {
-  Age(RunJobs("done", 1000), kWeek + 1h);
+  AgeLog(RunJobs("done", 1000), kWeek + 1h);
   ASSERT_TRUE(q().AggregateLogs());
   const std::string statistics = StatisticsSnapshot();
   std::latch go(2);
@@ -217,7 +158,7 @@ TEST_F(RetentionTest, TwoRacingPrunersShareTheWorkWithoutErrors) {
 }
 
 TEST_F(RetentionTest, QueueWorkProceedsWhileAPruneBatchHoldsItsTransaction) {
-  Age(RunJobs("done", 200), kWeek + 1h);
+  AgeLog(RunJobs("done", 200), kWeek + 1h);
   ASSERT_TRUE(q().AggregateLogs());
   // Every statement below fails instead of hanging if the prune blocks it.
   driver_->Execute("SET statement_timeout = '5s'");
@@ -264,7 +205,7 @@ TEST_F(RetentionTest, ReportsTableSizesAndUnaggregatedRows) {
 }
 
 TEST_F(RetentionTest, PruneCommandReportsDryRunsAndSkipsWhileLocked) {
-  Age(RunJobs("done", 4), kWeek + 1h);
+  AgeLog(RunJobs("done", 4), kWeek + 1h);
   ASSERT_TRUE(q().AggregateLogs());
   const std::string prune = std::string(PGQ_BINARY) + " --dsn '" + dsn_ + "' --schema " +
                             settings().schema + " prune";

@@ -27,16 +27,7 @@ using detail::NewUuid;
 using testing::PgTest;
 using testing::RunCommand;
 using namespace std::chrono_literals;
-
-// Polls `condition` every 10 ms until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using testing::WaitUntil;
 
 // Stops a running queue manager and joins its thread however the test ends.
 struct RunGuard {

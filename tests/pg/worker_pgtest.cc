@@ -24,17 +24,9 @@ using testing::HttpGet;
 using testing::PgTest;
 using testing::WorkerProcess;
 using namespace std::chrono_literals;
+using testing::WaitUntil;
 
 constexpr const char* kMarker = "S3cr3t-Marker-42";
-
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 class WorkerTest : public PgTest {
  protected:

@@ -9,33 +9,15 @@
 # Run by ci/test (PGQ_TEST_DSN, PGQ_BUILD_DIR set; the server trusts local connections, so
 # the roles need no passwords here).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../../ci/lib/postgres.sh
-source "$root/ci/lib/postgres.sh"
-# shellcheck source=../../ci/lib/ports.sh
-source "$root/ci/lib/ports.sh"
-
-build=${PGQ_BUILD_DIR:?run through ci/test}
-pgq=$build/worker/pgq
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/worker.sh"
+require_tools psql curl
+require_build
+require_database
+test_workdir
 schema="lp_$RANDOM$RANDOM"
-work=$(mktemp -d)
-worker_pid=
-cleanup() {
-  [[ -z $worker_pid ]] || kill "$worker_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  sql "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-sql() { PGOPTIONS="-c client_min_messages=warning" psql "$PGQ_TEST_DSN" -XAtqc "$1"; }
-as_worker() { PGOPTIONS="-c client_min_messages=warning" psql "$worker_dsn" -XAtqc "$1"; }
-await() { # query, seconds, expected
-  local deadline=$((SECONDS + $2))
-  until [[ $(sql "$1" 2>/dev/null || true) == "$3" ]]; do
-    ((SECONDS < deadline)) || { echo "timed out waiting for: $1 = $3 (now: $(sql "$1" 2>&1 || true))"; return 1; }
-    sleep 0.2
-  done
-}
+at_exit "sql 'DROP SCHEMA IF EXISTS $schema CASCADE' >/dev/null 2>&1"
+as_worker() { SQL_DSN=$worker_dsn sql "$1"; }
 failures=0
 ok() { echo "ok   $*"; }
 bad() {
@@ -55,7 +37,7 @@ ok "docs/sql/roles.sql applied to schema $schema"
 # --- the worker's configuration: connects as pgq_worker --------------------------------
 echo unused >"$work/password" # trust authentication ignores it; the file must not be empty
 chmod 600 "$work/password"
-http_port=$(pgq_free_port)
+http_port=$(free_port)
 cat >"$work/worker.yaml" <<YAML
 database:
   host: 127.0.0.1
@@ -103,25 +85,20 @@ done
 
 # --- everything else as pgq_worker -------------------------------------------------------
 export PGQUEUER_DSN=$worker_dsn PGQUEUER_SCHEMA=$schema
-"$pgq" run --config "$work/worker.yaml" >"$work/worker.log" 2>&1 &
-worker_pid=$!
-deadline=$((SECONDS + 60))
-until curl -fsS "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; do
-  ((SECONDS < deadline)) || { bad "worker (pgq_worker) not ready: $(curl -sS "http://127.0.0.1:$http_port/readyz" 2>&1) $(tail -5 "$work/worker.log")"; exit 1; }
-  sleep 0.2
-done
+worker_start worker "$work/worker.yaml" "$http_port"
+worker_await worker 200 60
 ((failures == 0)) && ok "pgq run as pgq_worker is ready"
 for i in $(seq 1 20); do "$pgq" queue lp.ok "job $i" >/dev/null || bad "pgq queue as pgq_worker"; done
 "$pgq" queue lp.bad "fails" >/dev/null || bad "pgq queue as pgq_worker"
 ok "pgq queue as pgq_worker: 21 jobs"
-await "SELECT count(*) FROM $schema.pgqueuer_log WHERE status = 'successful'" 60 20 &&
+poll 60 sql_prints "SELECT count(*) FROM $schema.pgqueuer_log WHERE status = 'successful'" 20 &&
   ok "the worker completed 20 jobs" || bad "the worker did not complete 20 jobs"
-await "SELECT count(*) FROM $schema.pgqueuer WHERE status = 'failed'" 60 1 &&
+poll 60 sql_prints "SELECT count(*) FROM $schema.pgqueuer WHERE status = 'failed'" 1 &&
   ok "the failing job is held" || bad "the failing job was not held"
 held=$("$pgq" failed 2>&1) && [[ $held == *lp.bad* ]] && ok "pgq failed lists it" || bad "pgq failed: $held"
 id=$(sql "SELECT id FROM $schema.pgqueuer WHERE status = 'failed'")
 if "$pgq" requeue "$id" >"$work/requeue.log" 2>&1; then ok "pgq requeue $id"; else bad "pgq requeue: $(cat "$work/requeue.log")"; fi
-await "SELECT count(*) >= 4 AND bool_and(j.status = 'failed') FROM $schema.pgqueuer_log l, $schema.pgqueuer j WHERE l.entrypoint = 'lp.bad' AND l.status = 'picked'" 60 t &&
+poll 60 sql_prints "SELECT count(*) >= 4 AND bool_and(j.status = 'failed') FROM $schema.pgqueuer_log l, $schema.pgqueuer j WHERE l.entrypoint = 'lp.bad' AND l.status = 'picked'" t &&
   ok "the requeued job ran again (two more attempts) and is held again" || bad "the requeued job did not run again"
 # The worker prunes every second: a run that ends without error sets this gauge.
 metric() { curl -fsS "http://127.0.0.1:$http_port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
@@ -144,9 +121,7 @@ if "$pgq" migrate --config "$work/worker.yaml" >"$work/migrate2.log" 2>&1 && gre
 else
   bad "pgq migrate as pgq_worker: $(cat "$work/migrate2.log")"
 fi
-kill -TERM "$worker_pid"
-wait "$worker_pid" || bad "the worker exited with $?"
-worker_pid=
+worker_stop worker
 if grep -i "permission denied\|must be owner" "$work"/*.log; then bad "a pgq process hit a permission error"; else ok "no permission errors in any log"; fi
 
 ((failures == 0)) || { echo "least privilege: $failures failure(s)"; sed 's/^/  worker: /' "$work/worker.log" | tail -20; exit 1; }

@@ -17,38 +17,20 @@
 # target is a stall of at most 1 s.
 # Run by ci/test (PGQ_TEST_DSN, PGQ_BUILD_DIR set). PGQ_STALL_LOG_ROWS sizes the log table.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../../ci/lib/postgres.sh
-source "$root/ci/lib/postgres.sh"
-# shellcheck source=../../ci/lib/ports.sh
-source "$root/ci/lib/ports.sh"
-
-build=${PGQ_BUILD_DIR:?run through ci/test}
-pgq=$build/worker/pgq
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_tools psql pgbench curl
+require_build
+require_database
+test_workdir
 log_rows=${PGQ_STALL_LOG_ROWS:-1000000}
 rate=200          # jobs per second enqueued
 stream_seconds=20 # how long the stream runs
 hold_seconds=6    # how long the report transaction holds its lock
 lock_timeout=500ms
 schema="stall_$RANDOM$RANDOM"
-work=$(mktemp -d)
+at_exit "sql 'DROP SCHEMA IF EXISTS $schema CASCADE' >/dev/null 2>&1"
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  sql "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-sql() { PGOPTIONS="-c client_min_messages=warning" psql "$PGQ_TEST_DSN" -XAtqc "$1"; }
-await() { # query, seconds, expected
-  local deadline=$((SECONDS + $2))
-  until [[ $(sql "$1" 2>/dev/null || true) == "$3" ]]; do
-    ((SECONDS < deadline)) || { echo "timed out waiting for: $1 = $3 (now: $(sql "$1" 2>&1 || true))"; return 1; }
-    sleep 0.2
-  done
-}
-command -v pgbench >/dev/null || { echo "FAIL pgbench is missing (ci/deps installs postgresql-client)"; exit 1; }
+at_exit 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true'
 
 # --- an older schema with a large log table -------------------------------------------
 PGQUEUER_DSN=$PGQ_TEST_DSN PGQUEUER_SCHEMA=$schema "$pgq" install >/dev/null 2>&1
@@ -68,7 +50,7 @@ echo "$PGQ_TEST_DSN" >"$work/dsn"
 chmod 600 "$work/dsn"
 ports=()
 for i in 1 2; do
-  port=$(pgq_free_port)
+  port=$(free_port)
   ports+=("$port")
   cat >"$work/worker$i.yaml" <<YAML
 database:
@@ -109,12 +91,12 @@ SQL
   "$PGQ_TEST_DSN" >"$work/pgbench.out" 2>&1) &
 stream=$!
 pids+=("$stream")
-await "SELECT count(*) > 0 FROM $q" 30 t || await "SELECT count(*) > 0 FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job'" 30 t
+await_sql "SELECT EXISTS (SELECT FROM $q) OR EXISTS (SELECT FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job')" 30 t
 psql "$PGQ_TEST_DSN" -XAtq -c "BEGIN" -c "LOCK TABLE $q IN ACCESS SHARE MODE" -c "SELECT pg_sleep($hold_seconds)" \
   -c "COMMIT" >/dev/null 2>&1 &
 holder=$!
 pids+=("$holder")
-await "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pgqueuer' AND c.relnamespace = '$schema'::regnamespace AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid() AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%')" 30 1
+await_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'pgqueuer' AND c.relnamespace = '$schema'::regnamespace AND l.mode = 'AccessShareLock' AND l.granted AND l.pid <> pg_backend_pid() AND l.pid IN (SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%')" 30 1
 migrate_start=$(date +%s.%N)
 sql "SELECT now()" >"$work/migrate_from"
 "$pgq" migrate --config "$work/worker1.yaml" >"$work/migrate.log" 2>&1 || {
@@ -131,8 +113,8 @@ migration_ms=$(awk -v a="$migrate_start" -v b="$migrate_end" 'BEGIN { printf "%.
 # --- nothing lost, the schema complete, the stalls ------------------------------------
 enqueued=$(sql "SELECT count(*) FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job' AND status = 'queued'")
 ((enqueued > rate * stream_seconds / 2)) || { echo "FAIL only $enqueued jobs were enqueued"; cat "$work/pgbench.out"; exit 1; }
-await "SELECT count(*) FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job' AND status = 'successful'" 60 "$enqueued"
-await "SELECT count(*) FROM $q" 30 0
+await_sql "SELECT count(*) FROM $schema.pgqueuer_log WHERE entrypoint = 'stall.job' AND status = 'successful'" 60 "$enqueued"
+await_sql "SELECT count(*) FROM $q" 30 0
 retries=$(grep -c "retrying" "$work/migrate.log" || true)
 from=$(cat "$work/migrate_from")
 to=$(cat "$work/migrate_to")

@@ -120,10 +120,12 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
   // One endpoint: the LISTEN connection is the pool endpoint's.
   Metrics single("1.2.3");
   single.OnConnectError("connect");
+  single.OnConnectError("read_only");
   single.OnListenerUp(true);
   const std::string one = single.Serialize();
   ExpectSeries(one, {
                         {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
+                        {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"read_only\"}", 1},
                         {"pgq_driver_reconnects_total{endpoint=\"pool\"}", 0},
                         {"pgq_listener_up{endpoint=\"pool\"}", 1},
                     });
@@ -141,6 +143,7 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
   const std::string two = metrics->Serialize();
   ExpectSeries(two, {
                         {"pgq_driver_errors_total{endpoint=\"listener\",kind=\"connect\"}", 2},
+                        {"pgq_driver_errors_total{endpoint=\"listener\",kind=\"read_only\"}", 0},
                         {"pgq_driver_errors_total{endpoint=\"pool\",kind=\"connect\"}", 1},
                         {"pgq_driver_errors_total{endpoint=\"pool\","
                          "kind=\"state_in_transaction\"}",
@@ -150,6 +153,36 @@ TEST(MetricsTest, ConnectionEventsCarryTheirEndpoint) {
                         {"pgq_listener_up{endpoint=\"listener\"}", 0},
                     });
   EXPECT_FALSE(Value(two, "pgq_listener_up{endpoint=\"pool\"}"));
+}
+
+TEST(MetricsTest, HeldJobRetentionAndIndexSizesAreExposed) {
+  Metrics metrics("1.2.3");
+  metrics.Prepare({"a.one", "b.two"}, {});
+  metrics.SetHeldRetention(std::chrono::hours(24 * 14));
+  PruneReport report;
+  report.ran = true;
+  report.log_rows = 10;
+  report.held_jobs = 4;
+  report.held_log_rows = 28;
+  report.held_by_entrypoint = {{"a.one", 3}, {"b.two", 1}};
+  metrics.OnPruned(report);
+  metrics.SetHeldAges({{"a.one", 3, 90.5}, {"b.two", 1, 30}});
+  // b.two's held jobs were requeued: its age drops to 0, a.one keeps its value.
+  metrics.SetHeldAges({{"a.one", 2, 150}});
+  metrics.SetIndexSizes({{"log", "pgqueuer_log_pkey", "public.pgqueuer_log_pkey", 8192000, 1000,
+                          1000, 16384}});
+  const std::string text = metrics.Serialize();
+  ExpectSeries(text, {
+                         {"pgq_pruned_rows_total{table=\"held\"}", 4},
+                         {"pgq_pruned_rows_total{table=\"log\"}", 38},
+                         {"pgq_retention_held_older_than_seconds", 14 * 24 * 3600},
+                         {"pgq_held_oldest_age_seconds{entrypoint=\"a.one\"}", 150},
+                         {"pgq_held_oldest_age_seconds{entrypoint=\"b.two\"}", 0},
+                         {"pgq_index_size_bytes{index=\"pgqueuer_log_pkey\",table=\"log\"}",
+                          8192000},
+                         {"pgq_index_estimated_bytes{index=\"pgqueuer_log_pkey\",table=\"log\"}",
+                          16384},
+                     });
 }
 
 }  // namespace

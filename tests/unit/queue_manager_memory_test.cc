@@ -170,6 +170,38 @@ TEST_F(MemoryRuntimeTest, AnInsertEventWakesTheIdleDispatcher) {
   ASSERT_TRUE(Finishes(run));
 }
 
+// While its own completions cannot be written (a read-only server behind its
+// address), a worker claims nothing: a claimed job could neither be kept
+// alive nor recorded, and a peer would rescue and run it again. The first
+// write that works again wakes the claim loop.
+TEST_F(MemoryRuntimeTest, ClaimsNothingWhileItsOwnWritesFail) {
+  std::atomic<int> runs{0};
+  manager_->Entrypoint("work", [&](JobContext&) { ++runs; });
+  store_->SetWritesFailing(true);
+  const JobId first = store_->Enqueue("work");
+  RunOptions options;
+  options.batch_size = 1;
+  options.dequeue_timeout = 50ms;  // would claim again every 50 ms if it could
+  auto run = Start(options);
+  // From the second failed attempt on, the first one has raised the flag.
+  ASSERT_TRUE(Eventually([&] { return runs == 1 && store_->failed_writes() >= 2; }));
+  const auto dequeues = store_->dequeues();
+  const JobId second = store_->Enqueue("work");  // its NOTIFY wakes the dispatcher
+  // Two more failed attempts (backoff 400 ms, then 800 ms, jittered).
+  const auto failed = store_->failed_writes();
+  ASSERT_TRUE(Eventually([&] { return store_->failed_writes() >= failed + 2; }));
+  EXPECT_EQ(store_->dequeues(), dequeues);
+  EXPECT_EQ(store_->Find(second)->status, JobStatus::kQueued);
+  EXPECT_EQ(runs.load(), 1);
+
+  store_->SetWritesFailing(false);
+  ASSERT_TRUE(Eventually([&] { return store_->LastLogged(second) == JobStatus::kSuccessful; }));
+  EXPECT_EQ(store_->LastLogged(first), JobStatus::kSuccessful);
+  EXPECT_EQ(runs.load(), 2);
+  manager_->Stop();
+  ASSERT_TRUE(Finishes(run));
+}
+
 TEST_F(MemoryRuntimeTest, QueriesRefuseSqlOnTheMemoryStore) {
   EXPECT_THAT(LogicErrorMessage([&] { manager_->queries().QueueSize(); }),
               ::testing::HasSubstr("in-memory"));

@@ -52,6 +52,10 @@ int Main(int argc, char** argv) {
   } catch (const DuplicateJobError& e) {
     std::cerr << "pgq: " << e.what() << "\n";
     return kExitFailure;
+  } catch (const InDoubtError& e) {
+    // Retrying with the same --dedupe-key is safe: a duplicate is refused.
+    std::cerr << "pgq: in doubt: " << e.what() << "\n";
+    return kExitInDoubt;
   } catch (const LogicError& e) {
     std::cerr << "pgq: " << e.what() << "\n";
     return kExitUsage;

@@ -6,11 +6,13 @@
 #include <iostream>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "pgq/index_maintenance.h"
 #include "pgq/retention.h"
 
 namespace pgq::cli {
@@ -39,6 +41,7 @@ int PruneCommand::Run() const {
   try {
     policy.log_older_than = Age("--log-older-than", log_older_than_);
     policy.statistics_older_than = Age("--statistics-older-than", statistics_older_than_);
+    policy.held_older_than = Age("--held-older-than", held_older_than_);
     // Without a budget the run goes on until both tables are pruned.
     policy.time_budget = time_budget_.empty() ? std::chrono::hours(24 * 365)
                                               : Millis("--time-budget", time_budget_);
@@ -48,8 +51,13 @@ int PruneCommand::Run() const {
     std::cerr << "pgq prune: " << e.what() << "\n";
     return kExitUsage;
   }
-  if (!policy.enabled()) {
-    std::cerr << "pgq prune: give --log-older-than and/or --statistics-older-than (e.g. 7d)\n";
+  if (!policy.enabled() && !reindex_bloated_) {
+    std::cerr << "pgq prune: give --log-older-than, --held-older-than, --statistics-older-than "
+                 "(e.g. 7d) and/or --reindex-bloated\n";
+    return kExitUsage;
+  }
+  if (bloat_ratio_ < 1.0 || reindex_min_size_ < 0) {
+    std::cerr << "pgq prune: --bloat-ratio must be at least 1 and --reindex-min-size at least 0\n";
     return kExitUsage;
   }
   if (batch_ < 1) {
@@ -74,6 +82,62 @@ int PruneCommand::Run() const {
   }
   const DBSettings settings = config ? config->settings : globals_.Settings();
   ConnectionDriver db(config ? config->Connection() : ConnectionOptions::FromDsn(globals_.Dsn()));
+  int exit_code = kExitOk;
+  if (policy.enabled()) exit_code = Prune(db, settings, policy);
+  if (reindex_bloated_ && exit_code == kExitOk) {
+    ReindexPolicy reindex;
+    reindex.min_ratio = bloat_ratio_;
+    reindex.min_bytes = reindex_min_size_;
+    reindex.dry_run = dry_run_;
+    try {
+      reindex.lock_timeout = Millis("--lock-timeout", lock_timeout_);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "pgq prune: " << e.what() << "\n";
+      return kExitUsage;
+    }
+    exit_code = Reindex(db, settings, reindex);
+  }
+  return exit_code;
+}
+
+int PruneCommand::Reindex(Executor& db, const DBSettings& settings,
+                          const ReindexPolicy& policy) const {
+  const auto mib = [](std::int64_t bytes) { return static_cast<double>(bytes) / 1048576.0; };
+  const ReindexReport report = IndexMaintenance(db, settings).ReindexBloated(policy);
+  if (!report.ran) {
+    std::cerr << "pgq prune: another process holds the reindex lock; no index rebuilt\n";
+    return kExitPruneLocked;
+  }
+  if (!report.leftovers_error.empty()) {
+    std::printf("dropping an invalid copy an earlier failed rebuild left failed: %s\n",
+                report.leftovers_error.c_str());
+  }
+  if (report.indexes.empty()) {
+    std::printf("no index of %s or %s is %.1f times its estimated size and %.1f MiB large\n",
+                settings.QueueTable().c_str(), settings.LogTable().c_str(), policy.min_ratio,
+                mib(policy.min_bytes));
+  }
+  int exit_code = kExitOk;
+  for (const auto& r : report.indexes) {
+    if (policy.dry_run) {
+      std::printf("would reindex %s (%s): %.1f MiB, estimated %.1f MiB fresh (%.1fx)\n",
+                  r.before.qualified.c_str(), r.before.table.c_str(), mib(r.before.bytes),
+                  mib(r.before.estimated_bytes), r.before.BloatRatio());
+    } else if (r.error.empty()) {
+      std::printf("reindexed %s (%s) concurrently: %.1f MiB -> %.1f MiB in %.3f s\n",
+                  r.before.qualified.c_str(), r.before.table.c_str(), mib(r.before.bytes),
+                  mib(r.bytes_after), r.took.count());
+    } else {
+      std::printf("reindexing %s failed after %.3f s (left as it was): %s\n",
+                  r.before.qualified.c_str(), r.took.count(), r.error.c_str());
+      exit_code = kExitFailure;
+    }
+  }
+  return exit_code;
+}
+
+int PruneCommand::Prune(Executor& db, const DBSettings& settings,
+                        const RetentionPolicy& policy) const {
   RetentionQueries retention(db, settings);
   const PruneReport report = retention.Prune(policy);
   if (!report.ran) {
@@ -86,6 +150,16 @@ int PruneCommand::Run() const {
               static_cast<long long>(report.log_rows),
               log_older_than_.empty() ? "-, log retention off" : log_older_than_.c_str(),
               settings.LogTable().c_str());
+  std::string held;
+  for (const auto& [entrypoint, jobs] : report.held_by_entrypoint) {
+    held += (held.empty() ? "" : ", ") + entrypoint + "=" + std::to_string(jobs);
+  }
+  std::printf("%s %lld held jobs with %lld log rows (held longer than %s)%s%s%s from %s\n", verb,
+              static_cast<long long>(report.held_jobs),
+              static_cast<long long>(report.held_log_rows),
+              held_older_than_.empty() ? "-, held-job retention off" : held_older_than_.c_str(),
+              held.empty() ? "" : " [", held.c_str(), held.empty() ? "" : "]",
+              settings.QueueTable().c_str());
   std::printf("%s %lld statistics rows (older than %s) from %s\n", verb,
               static_cast<long long>(report.statistics_rows),
               statistics_older_than_.empty() ? "-, statistics retention off"
@@ -101,12 +175,24 @@ int PruneCommand::Run() const {
 
 void PruneCommand::Register(CLI::App& app) {
   auto* prune = app.add_subcommand(
-      "prune", "delete old log rows of finished jobs and old statistics, in small batches");
+      "prune", "delete old log rows of finished jobs, long-held jobs and old statistics, in small "
+      "batches");
   prune->add_option("--log-older-than", log_older_than_,
                     "prune log rows older than this (e.g. 7d) whose job finished and that "
                     "were aggregated into statistics");
+  prune->add_option("--held-older-than", held_older_than_,
+                    "delete held (failed) jobs held longer than this (e.g. 14d), with their log "
+                    "rows");
   prune->add_option("--statistics-older-than", statistics_older_than_,
                     "prune statistics rows older than this (e.g. 90d)");
+  prune->add_flag("--reindex-bloated", reindex_bloated_,
+                  "after pruning, rebuild (REINDEX INDEX CONCURRENTLY, one at a time, under "
+                  "--lock-timeout) each queue/log index that is --bloat-ratio times its "
+                  "estimated size and at least --reindex-min-size bytes");
+  prune->add_option("--bloat-ratio", bloat_ratio_, "see --reindex-bloated")
+      ->capture_default_str();
+  prune->add_option("--reindex-min-size", reindex_min_size_, "bytes; see --reindex-bloated")
+      ->capture_default_str();
   prune->add_option("-c,--config", config_path_,
                     "take the connection and the queue's names from this worker configuration "
                     "(YAML) instead of --dsn/--prefix/--schema");

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/global_options.h"
+#include "pgq/index_maintenance.h"
 #include "pgq/retention.h"
 
 namespace pgq::cli {
@@ -28,16 +29,22 @@ class PruneCommand {
 
  private:
   int Run() const;
+  int Prune(Executor& db, const DBSettings& settings, const RetentionPolicy& policy) const;
+  int Reindex(Executor& db, const DBSettings& settings, const ReindexPolicy& policy) const;
 
   const GlobalOptions& globals_;
   Action& action_;
   std::string log_older_than_;
   std::string statistics_older_than_;
+  std::string held_older_than_;
   std::string time_budget_;
   std::string lock_timeout_ = "1s";
   std::string statement_timeout_ = "60s";
   std::int64_t batch_ = kDefaultPruneBatch;
   bool dry_run_ = false;
+  bool reindex_bloated_ = false;
+  double bloat_ratio_ = ReindexPolicy{}.min_ratio;
+  std::int64_t reindex_min_size_ = ReindexPolicy{}.min_bytes;
   std::string config_path_;
 };
 

@@ -1,5 +1,5 @@
 // The retention: section of the configuration schema: what the workers
-// prune from the log and statistics tables (RunOptions::retention and
+// prune from the log, queue (long-held jobs) and statistics tables (RunOptions::retention and
 // prune_interval; docs/operations.md).
 
 #include "config/schema_table.h"
@@ -29,6 +29,13 @@ const Section<RunOptions> kRetention{
          },
          [](YAML::Emitter& o, std::string_view k, const RunOptions& r) {
            PutDuration(o, k, duration_cast<milliseconds>(r.retention.log_older_than));
+         }},
+        {"held_older_than", "duration", false,
+         [](const Parser& p, const Item& v, RunOptions& r) {
+           r.retention.held_older_than = Age(p, v);
+         },
+         [](YAML::Emitter& o, std::string_view k, const RunOptions& r) {
+           PutDuration(o, k, duration_cast<milliseconds>(r.retention.held_older_than));
          }},
         {"statistics_older_than", "duration", false,
          [](const Parser& p, const Item& v, RunOptions& r) {

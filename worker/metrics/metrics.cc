@@ -229,6 +229,7 @@ struct Metrics::Impl {
                                        .Register(*registry);
   Counter& pruned_log = pruned_family.Add({{"table", "log"}});
   Counter& pruned_statistics = pruned_family.Add({{"table", "statistics"}});
+  Counter& pruned_held = pruned_family.Add({{"table", "held"}});
   Histogram& prune_seconds = BuildHistogram()
                                  .Name("pgq_prune_duration_seconds")
                                  .Help("Duration of this worker's prune runs (that took the lock)")
@@ -262,6 +263,23 @@ struct Metrics::Impl {
                                   "(sampled every minute)")
                             .Register(*registry)
                             .Add({});
+  Family<Gauge>& held_age_family =
+      Gauges(*registry, "pgq_held_oldest_age_seconds",
+             "Since the oldest held job of each entrypoint was held (sampled every minute)");
+  Children<Gauge> held_age{held_age_family, "entrypoint"};
+  Gauge& held_retention =
+      Gauges(*registry, "pgq_retention_held_older_than_seconds",
+             "This worker's retention.held_older_than (0: held jobs are kept)")
+          .Add({});
+  Family<Gauge>& index_bytes_family =
+      Gauges(*registry, "pgq_index_size_bytes",
+             "On-disk size of each index of the queue and log tables (sampled every minute)");
+  PairChildren<Gauge> index_bytes{index_bytes_family, "table", "index"};
+  Family<Gauge>& index_estimate_family =
+      Gauges(*registry, "pgq_index_estimated_bytes",
+             "Size each index of the queue and log tables would have freshly built, estimated "
+             "from its live entries (sampled every minute)");
+  PairChildren<Gauge> index_estimate{index_estimate_family, "table", "index"};
   Family<Gauge>& build_info =
       Gauges(*registry, "pgq_build_info", "Build information; the value is always 1");
 };
@@ -274,13 +292,14 @@ Metrics::Metrics(const std::string& version, bool listener_endpoint)
         CloseReason::kShutdown, CloseReason::kIdleCheckFailed}) {
     impl_->closed.Get(ToString(reason));
   }
-  for (const char* kind : {"connect", "state_in_transaction", "state_isolation"}) {
+  for (const char* kind : {"connect", "read_only", "state_in_transaction", "state_isolation"}) {
     impl_->errors.Get(kind, kPoolEndpoint);
   }
   impl_->reconnects.Get(kPoolEndpoint);
   const std::string_view listen_at = listener_endpoint ? kListenerEndpoint : kPoolEndpoint;
   if (listener_endpoint) {
     impl_->errors.Get("connect", listen_at);
+    impl_->errors.Get("read_only", listen_at);
     impl_->reconnects.Get(listen_at);
   }
   impl_->listener_up = &impl_->listener_up_family.Add({{"endpoint", std::string(listen_at)}});
@@ -299,6 +318,7 @@ void Metrics::Prepare(const std::vector<std::string>& entrypoints,
     impl_->wait.Get(e);
     impl_->in_flight.Get(e);
     impl_->lag.Get(e);
+    impl_->held_age.Get(e);
     for (const char* status : kQueueStatuses) impl_->depth.Get(e, status);
   }
   for (const auto& s : schedules) {
@@ -390,6 +410,8 @@ void Metrics::OnPruned(const PruneReport& report) {
   impl_->prune_seconds.Observe(report.took.count());
   impl_->pruned_log.Increment(static_cast<double>(report.log_rows));
   impl_->pruned_statistics.Increment(static_cast<double>(report.statistics_rows));
+  impl_->pruned_held.Increment(static_cast<double>(report.held_jobs));
+  impl_->pruned_log.Increment(static_cast<double>(report.held_log_rows));
 }
 void Metrics::OnPruneFailed() { impl_->prune_errors.Increment(); }
 
@@ -431,6 +453,33 @@ void Metrics::SetTableSizes(const std::vector<TableSize>& sizes,
     impl_->table_bytes.Get(size.table).Set(static_cast<double>(size.bytes));
   }
   impl_->unaggregated.Set(static_cast<double>(unaggregated_log_rows));
+}
+
+void Metrics::SetHeldRetention(std::chrono::seconds held_older_than) {
+  impl_->held_retention.Set(static_cast<double>(held_older_than.count()));
+}
+
+void Metrics::SetHeldAges(const std::vector<HeldAge>& ages) {
+  std::map<std::string, const HeldAge*> by_entrypoint;
+  for (const auto& age : ages) by_entrypoint[age.entrypoint] = &age;
+  // An entrypoint whose held jobs were all requeued or pruned drops to 0.
+  // (How many are held is pgq_queue_depth{status="failed"}.)
+  for (const auto& value : impl_->held_age.Values()) {
+    if (!by_entrypoint.contains(value)) impl_->held_age.Get(value).Set(0);
+  }
+  for (const auto& [entrypoint, age] : by_entrypoint) {
+    impl_->held_age.Get(entrypoint).Set(age->oldest_seconds);
+  }
+}
+
+void Metrics::SetIndexSizes(const std::vector<IndexSize>& indexes) {
+  std::map<std::pair<std::string, std::string>, double> bytes, estimated;
+  for (const auto& index : indexes) {
+    bytes[{index.table, index.index}] = static_cast<double>(index.bytes);
+    estimated[{index.table, index.index}] = static_cast<double>(index.estimated_bytes);
+  }
+  impl_->index_bytes.SetAll(bytes);
+  impl_->index_estimate.SetAll(estimated);
 }
 
 }  // namespace pgq::worker

@@ -3,6 +3,7 @@
 // pool, driver and job events to, plus gauges the worker samples. Names
 // follow HikariCP's pool metrics; see docs/metrics.md.
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "pgq/index_maintenance.h"
 #include "pgq/observer.h"
 #include "pgq/pool.h"
 #include "pgq/queries.h"
@@ -92,6 +94,9 @@ class Metrics final : public Observer {
   void SetQueueDepth(const std::vector<QueueCount>& counts);
   void SetQueueLag(const std::map<std::string, double>& lag_seconds);
   void SetTableSizes(const std::vector<TableSize>& sizes, std::int64_t unaggregated_log_rows);
+  void SetHeldRetention(std::chrono::seconds held_older_than);
+  void SetHeldAges(const std::vector<HeldAge>& ages);
+  void SetIndexSizes(const std::vector<IndexSize>& indexes);
 
   struct Impl;
 

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "pgq/index_maintenance.h"
 #include "pgq/retention.h"
 #include "util/sleep.h"
 
@@ -44,8 +45,8 @@ void MetricSampler::Loop(const std::stop_token& stop) {
         SampleQueue();
       }
       if (now >= next_sizes) {
-        // Catalog lookups, plus a capped count over the log's partial index
-        // of unaggregated rows, once a minute.
+        // Catalog lookups, a capped count over the log's partial index of
+        // unaggregated rows and a GROUP BY of the held jobs, once a minute.
         next_sizes = now + 60s;
         SampleTables();
       }
@@ -71,6 +72,8 @@ void MetricSampler::SampleTables() {
     RetentionQueries retention(state_.queuer().driver(), config_.settings);
     metrics_->SetTableSizes(retention.TableSizes(),
                             retention.UnaggregatedLogRows(kUnaggregatedCap));
+    metrics_->SetHeldAges(retention.HeldAges());
+    metrics_->SetIndexSizes(IndexMaintenance(state_.queuer().driver(), config_.settings).Indexes());
   } catch (const std::exception& e) {
     spdlog::warn("sampling table sizes failed: {}", e.what());
   }

@@ -70,9 +70,14 @@ CheckResult ReadinessChecks::Lease(bool& database_up) {
   // expected isolation (database/role defaults set since we connected).
   CheckResult check{"lease", kPoolEndpoint, {}};
   try {
-    const auto configured =
-        state_.queuer().queue_manager().queries().DefaultIsolationSetting();
+    auto& queries = state_.queuer().queue_manager().queries();
+    const auto configured = queries.DefaultIsolationSetting();
     database_up = true;
+    // A standby answers every SELECT: only asking tells that it would
+    // refuse every claim and completion.
+    if (auto read_only = queries.ReadOnlyReason()) {
+      check.problems.push_back({Problem::Kind::kReadOnly, std::move(*read_only)});
+    }
     const std::string required = config_.Connection().requirements.isolation;
     if (configured && *configured != required) {
       check.problems.push_back(
@@ -84,6 +89,9 @@ CheckResult ReadinessChecks::Lease(bool& database_up) {
   } catch (const ConnectionStateError& e) {
     check.problems.push_back(
         {ProblemKindOf(e.kind()), std::string("cannot lease a connection: ") + e.what()});
+  } catch (const ReadOnlyError& e) {
+    check.problems.push_back(
+        {Problem::Kind::kReadOnly, std::string("cannot lease a connection: ") + e.what()});
   } catch (const std::exception& e) {
     check.problems.push_back(
         {Problem::Kind::kConnectionFailed, std::string("cannot lease a connection: ") + e.what()});

@@ -20,6 +20,7 @@ struct Problem {
     kConnectionFailed,  ///< no connection could be leased, or one failed its round trip
     kInTransaction,     ///< a connection was (left) inside a transaction block
     kIsolation,         ///< a connection is, or new ones would start, at another isolation
+    kReadOnly,          ///< the server reached is a standby or read-only
   };
   Kind kind = Kind::kOther;
   std::string message;

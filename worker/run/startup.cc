@@ -39,14 +39,20 @@ std::shared_ptr<ConnectionPool> OpenPool(const WorkerConfig& config,
     } catch (const std::exception& e) {
       // A database that is down or misconfigured at start is retried, not
       // fatal: the worker stays alive (livez 200) and not ready (readyz 503).
+      // Only a standby answering (a failover in progress, an address not yet
+      // moved to the new primary) is retried every second: a promotion is
+      // seconds away, and asking a standby costs it little.
+      const bool read_only = dynamic_cast<const ReadOnlyError*>(&e) != nullptr;
       std::string problem = std::string("cannot open the pool: ") + e.what();
       if (problem != logged) {
-        spdlog::warn("{} (retrying with backoff up to 30 s)", problem);
+        spdlog::warn("{} (retrying {})", problem,
+                     read_only ? "every second" : "with backoff up to 30 s");
         logged = problem;
       }
       state.SetStartupProblem("database", std::move(problem));
+      if (read_only) backoff = 1s;
       SleepUnlessStopped(backoff, stop);
-      backoff = std::min(backoff * 2, std::chrono::seconds(30));
+      backoff = read_only ? 1s : std::min(backoff * 2, std::chrono::seconds(30));
     }
   }
   return nullptr;

@@ -92,6 +92,7 @@ int Worker::Run() {
     for (const auto& e : config_.entrypoints) entrypoints.push_back(e.name);
     for (const auto& s : config_.schedules) schedules.push_back(s.name);
     metrics_->Prepare(entrypoints, schedules);
+    metrics_->SetHeldRetention(config_.run.retention.held_older_than);
   }
   std::unique_ptr<HttpServer> http;
   try {

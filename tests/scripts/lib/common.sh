@@ -32,6 +32,8 @@
 #   poll SECONDS CMD...    run CMD until it succeeds (status 0) or SECONDS pass (status 1)
 #   await SECONDS WHAT CMD...
 #                          poll, and fail "timed out after SECONDS s waiting for WHAT"
+#   sql_prints SQL EXPECTED
+#                          SQL prints EXPECTED (status 0) or not (1), errors ignored: for poll
 #   await_sql SQL SECONDS EXPECTED
 #                          poll until SQL prints EXPECTED; fail with the last value
 # Ports and HTTP
@@ -153,10 +155,10 @@ await() {
   poll "$seconds" "$@" || fail "timed out after $seconds s waiting for $what"
 }
 
-_sql_prints() { [[ $(sql "$1" 2>/dev/null || true) == "$2" ]]; }
+sql_prints() { [[ $(sql "$1" 2>/dev/null || true) == "$2" ]]; }
 
 await_sql() {
-  poll "$2" _sql_prints "$1" "$3" ||
+  poll "$2" sql_prints "$1" "$3" ||
     fail "timed out after $2 s waiting for: $1 = $3 (now: $(sql "$1" 2>&1 || true))"
 }
 

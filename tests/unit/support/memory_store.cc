@@ -113,9 +113,25 @@ std::int64_t MemoryStore::prune_runs() const {
   return prune_runs_;
 }
 
+void MemoryStore::SetWritesFailing(bool failing) {
+  std::scoped_lock lock(mu_);
+  writes_failing_ = failing;
+}
+
+std::int64_t MemoryStore::failed_writes() const {
+  std::scoped_lock lock(mu_);
+  return failed_writes_;
+}
+
+std::int64_t MemoryStore::dequeues() const {
+  std::scoped_lock lock(mu_);
+  return dequeues_;
+}
+
 std::vector<Job> MemoryStore::Dequeue(const ClaimRequest& request) {
   const auto& [batch_size, entrypoints, queue_manager_id, worker_cap, heartbeat_timeout] = request;
   std::scoped_lock lock(mu_);
+  ++dequeues_;
   const auto now = Clock::now();
   std::int64_t owned = 0;
   std::map<std::string, std::int64_t> picked;  // fleet-wide, per entrypoint
@@ -162,6 +178,11 @@ std::vector<Job> MemoryStore::Dequeue(const ClaimRequest& request) {
 void MemoryStore::Complete(const std::vector<Completion>& completions) {
   {
     std::scoped_lock lock(mu_);
+    if (writes_failing_) {
+      ++failed_writes_;
+      throw ReadOnlyError("cannot execute DELETE in a read-only transaction (SQLSTATE 25006)",
+                          "25006");
+    }
     for (const auto& c : completions) {
       auto it = jobs_.find(c.id);
       if (it == jobs_.end()) continue;  // already gone: a silent no-op
@@ -196,6 +217,11 @@ bool MemoryStore::Retry(JobId id, std::chrono::microseconds delay,
 
 void MemoryStore::Heartbeat(const std::vector<JobId>& ids) {
   std::scoped_lock lock(mu_);
+  if (writes_failing_ && !ids.empty()) {
+    ++failed_writes_;
+    throw ReadOnlyError("cannot execute UPDATE in a read-only transaction (SQLSTATE 25006)",
+                        "25006");
+  }
   const auto now = Clock::now();
   for (JobId id : ids) {
     if (auto it = jobs_.find(id); it != jobs_.end()) it->second.heartbeat = now;

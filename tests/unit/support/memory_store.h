@@ -41,6 +41,11 @@ class MemoryStore final : public detail::RuntimeStore {
   /// Notifications vanish while the listener still looks healthy.
   void LoseNotifications(bool lose);
   std::int64_t released() const;
+  /// A read-only or lost server for this worker's own writes: Complete and
+  /// Heartbeat throw ReadOnlyError (and count the attempts) while set.
+  void SetWritesFailing(bool failing);
+  std::int64_t failed_writes() const;
+  std::int64_t dequeues() const;
 
   // RuntimeStore.
   std::vector<std::string> SchemaProblems() override { return {}; }
@@ -76,6 +81,9 @@ class MemoryStore final : public detail::RuntimeStore {
   std::int64_t probes_ = 0;
   std::int64_t released_ = 0;
   std::int64_t prune_runs_ = 0;
+  bool writes_failing_ = false;
+  std::int64_t failed_writes_ = 0;
+  std::int64_t dequeues_ = 0;
   // Guards listeners_; held while a callback runs, so an unsubscribed
   // callback is never called afterwards.
   mutable std::mutex listeners_mu_;

@@ -1,7 +1,8 @@
 // Cross-object rules over rendered sets, beyond validate.mjs (tests/scripts/deploy_matrix.sh
 // runs this over every chart combination and kustomize overlay + component):
 //
-//   node matrix.mjs --yaml2json PGQ_RENDER [--markers FILE] [--notes-dir DIR] SET.json...
+//   node matrix.mjs --yaml2json PGQ_RENDER [--markers FILE] [--notes-dir DIR]
+//                   [--unfiltered-sets SET,...] [--namespace-alerts] [--keda-alerts-anywhere] SET.json...
 //
 //  - selectors: every worker Deployment's selector is a subset of its pod template's labels;
 //    each Service, ServiceMonitor (through its Services), PodMonitor, PodDisruptionBudget and
@@ -13,12 +14,14 @@
 //  - no secrets (--markers: one marker a line): no marker in a ConfigMap, a container's
 //    command, args or env value, any annotation, or NOTES.txt (--notes-dir DIR/SET.txt);
 //  - KEDA: the TriggerAuthentication reads only keys the workers mount from the same Secret
-//    (no second copy of the password); the generated query keeps its entrypoint filter;
+//    (no second copy of the password); the generated query keeps its entrypoint filter
+//    (--unfiltered-sets: sets that turn it off on purpose);
 //    a worker with schedules is never scaled to zero;
 //  - prune CronJob: the workers' own pruning is off (retention ages 0s), a run has a
 //    deadline, and with alerts an alert watches the CronJob's Jobs (kube-state-metrics);
 //  - alerts: runbook_url absolute, no runbook uses wget, KEDA alerts only with a
-//    ScaledObject, and in kustomize sets (--namespace-alerts) every rule matches on namespace;
+//    ScaledObject (unless --keda-alerts-anywhere), and in kustomize sets (--namespace-alerts:
+//    rules without a namespace matcher) no rule aggregates over every namespace;
 //  - scheduling: every worker Deployment spreads its pods (topologySpreadConstraints or pod
 //    anti-affinity); with several worker groups, the monitors carry the group as label group.
 //
@@ -32,10 +35,12 @@ const args = process.argv.slice(2);
 const opts = {};
 const files = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--namespace-alerts") opts["namespace-alerts"] = true;
+  if (args[i] === "--namespace-alerts" || args[i] === "--keda-alerts-anywhere") opts[args[i].slice(2)] = true;
   else if (args[i].startsWith("--")) opts[args[i].slice(2)] = args[++i];
   else files.push(args[i]);
 }
+// Sets whose values turn the KEDA query's entrypoint filter off on purpose (filterEntrypoints: false).
+const unfiltered = new Set((opts["unfiltered-sets"] ?? "").split(",").filter(Boolean));
 const markers = opts.markers ? readFileSync(opts.markers, "utf8").split("\n").filter(Boolean) : [];
 
 const problems = [];
@@ -204,7 +209,7 @@ for (const file of files) {
     const cfg = d && configs.get(d);
     for (const t of so.spec.triggers ?? []) {
       const q = t.metadata?.query ?? "";
-      if (t.type === "postgresql" && /pgqueuer/.test(q) && !/entrypoint IN \(/.test(q)) {
+      if (t.type === "postgresql" && /pgqueuer/.test(q) && !/entrypoint IN \(/.test(q) && !unfiltered.has(set)) {
         problem(where, "the query has no entrypoint filter: it counts every job of the table, other fleets' too");
       }
       const auth = objs.find((o) => o.kind === "TriggerAuthentication" && o.metadata.name === t.authenticationRef?.name);
@@ -250,9 +255,13 @@ for (const file of files) {
     const url = a.annotations?.runbook_url;
     if (url !== undefined && !/^https?:\/\//.test(url)) problem(where, `runbook_url ${url} is not absolute`);
     if (/\bwget\b/.test(JSON.stringify(a.annotations ?? {}))) problem(where, "the runbook uses wget, which the image does not have");
-    if (!keda && /keda/i.test(`${a.alert} ${a.expr}`)) problem(where, "a KEDA alert without a ScaledObject");
-    if (opts["namespace-alerts"] && /pgq_/.test(a.expr) && !/namespace/.test(a.expr)) {
-      problem(where, "does not match on namespace: another namespace's ready workers hide this one's outage");
+    if (!keda && !opts["keda-alerts-anywhere"] && /keda/i.test(`${a.alert} ${a.expr}`)) {
+      problem(where, "a KEDA alert without a ScaledObject");
+    }
+    // An aggregation without by/without merges every namespace's series: another
+    // namespace's ready workers would hide this one's outage.
+    if (opts["namespace-alerts"] && /pgq_/.test(a.expr) && /\b(sum|count|max|min|avg)\s*\(/.test(a.expr)) {
+      problem(where, "aggregates over every namespace (no by (namespace)): another namespace's workers hide this one's outage");
     }
   }
 

@@ -27,7 +27,7 @@ subject=${PGQ_MATRIX_ROOT:-$root}
 subject=$(cd "$subject" && pwd)
 mchart=$subject/helm/pgq-worker
 [[ $subject == "$root" ]] || echo "checking the chart, kustomize tree and docs of $subject"
-api_versions=(--api-versions monitoring.coreos.com/v1 --api-versions keda.sh/v1alpha1)
+api_versions=("${crd_api_versions[@]}")
 sets=$out/sets
 notes=$out/notes
 mkdir -p "$sets" "$notes" "$out/values"
@@ -231,12 +231,16 @@ elif deploy_renderer; then
       comp=$(basename "$comp")
       grep -q "components/$comp\$" <<<"$present" && continue
       [[ $comp == migration-credentials ]] && continue
+      # overlays/groups: fast/ and slow/ each bring their own replicas, autoscaling and
+      # ConfigMap (pgq-worker-fast, -slow), so the hpa, keda and migration components, which
+      # patch or name the base's pgq-worker, do not apply (docs/deployment.md, "Worker groups").
+      [[ $overlay == groups && $comp =~ ^(hpa|keda|migration)$ ]] && continue
       [[ $comp == hpa ]] && grep -q "components/keda$" <<<"$present" && continue
       [[ $comp == keda ]] && grep -q "components/hpa$" <<<"$present" && continue
       adds+=("$comp")
     done
     grep -q "components/migration$" <<<"$present" && adds+=(migration-credentials)
-    adds+=(migration+migration-credentials)
+    [[ $overlay == groups ]] || adds+=(migration+migration-credentials)
     for add in "${adds[@]}"; do
       name=k-$overlay-${add//+/-}
       [[ $add == migration+migration-credentials ]] && grep -q "components/migration$" <<<"$present" && continue
@@ -292,7 +296,9 @@ if ((${#all_sets[@]} > 0)) && deploy_node; then
   fi
   chart_sets=()
   for f in "${all_sets[@]}"; do [[ $(basename "$f") == k-* ]] || chart_sets+=("$f"); done
+  # ci/existing-secret-values.yaml sets autoscaling.keda.filterEntrypoints: false on purpose.
   if node "$node_dir/matrix.mjs" --yaml2json "$render" --markers "$out/markers.txt" --notes-dir "$notes" \
+    --unfiltered-sets ci-existing-secret \
     "${chart_sets[@]}" >"$out/matrix-chart.log" 2>&1; then
     ok "matrix.mjs (chart): $(tail -n 1 "$out/matrix-chart.log" | sed 's/^ *//')"
   else
@@ -300,7 +306,11 @@ if ((${#all_sets[@]} > 0)) && deploy_node; then
     bad "matrix.mjs (chart): $(grep -m1 '^FAILED' "$out/matrix-chart.log")"
   fi
   if ((${#kustomize_sets[@]} > 0)); then
-    if node "$node_dir/matrix.mjs" --yaml2json "$render" --namespace-alerts "${kustomize_sets[@]}" >"$out/matrix-k.log" 2>&1; then
+    # The kustomize prometheus component is one generated file for every overlay, so it
+    # carries the two KEDA alerts also where the keda component is absent (they stay quiet
+    # without KEDA's metrics); the chart renders them only with KEDA.
+    if node "$node_dir/matrix.mjs" --yaml2json "$render" --namespace-alerts --keda-alerts-anywhere \
+      "${kustomize_sets[@]}" >"$out/matrix-k.log" 2>&1; then
       ok "matrix.mjs (kustomize): $(tail -n 1 "$out/matrix-k.log" | sed 's/^ *//')"
     else
       grep -A 400 '^FAILED' "$out/matrix-k.log" | head -n 60 || true

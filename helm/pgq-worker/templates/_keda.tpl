@@ -9,7 +9,7 @@ not from this release's mounts; its trigger metadata has no keys for them. The c
 KEDA the workers' own credential key (no second copy of the password); the KEDA operator
 trusts a private CA through libpq's environment in its own pod (PGSSLROOTCERT, and
 PGSSLCERT/PGSSLKEY for a client certificate), which autoscaling.keda.tls.caFile/certFile/
-keyFile name: docs/deployment.md, "KEDA with a private CA". Refused when the workers verify
+keyFile name: docs/configuration.md, "TLS for KEDA". Refused when the workers verify
 the server against a CA of their own (database.tls.ca, sslmode verify-ca/verify-full) and
 autoscaling.keda.tls says nothing about how KEDA does.
 pgq-worker.kedaConnectionKey: a key of database.existingSecret holding KEDA's whole
@@ -35,10 +35,10 @@ connection string (autoscaling.keda.tls.connectionKey, the reader's explicit cho
 {{- $ca := or .Values.database.tls.ca.configMap .Values.database.tls.ca.secret -}}
 {{- $verify := has (default "prefer" (index $db "sslmode")) (list "verify-ca" "verify-full") -}}
 {{- if and $verify $ca (not $t.caFile) (not $t.connectionKey) -}}
-{{- fail (printf "autoscaling.keda with sslmode %s and a private CA (database.tls.ca): KEDA connects from the KEDA operator's pod, which does not trust that CA and would fail every poll. Mount the CA into the KEDA operator, set PGSSLROOTCERT there, and name the path in autoscaling.keda.tls.caFile (docs/deployment.md, \"KEDA with a private CA\"), or give KEDA a connection string of its own with autoscaling.keda.tls.connectionKey" (index $db "sslmode")) -}}
+{{- fail (printf "autoscaling.keda with sslmode %s and a private CA (database.tls.ca): KEDA connects from the KEDA operator's pod, which does not trust that CA and would fail every poll. Mount the CA into the KEDA operator, set PGSSLROOTCERT there, and name the path in autoscaling.keda.tls.caFile (docs/configuration.md, \"TLS for KEDA\"), or give KEDA a connection string of its own with autoscaling.keda.tls.connectionKey" (index $db "sslmode")) -}}
 {{- end -}}
 {{- if and .Values.database.tls.clientCert.secret (not $t.certFile) (not $t.connectionKey) -}}
-{{- fail "autoscaling.keda with a client certificate (database.tls.clientCert): the KEDA operator needs one too: set PGSSLCERT and PGSSLKEY in its pod and name them in autoscaling.keda.tls.certFile/keyFile (docs/deployment.md, \"KEDA with a private CA\")" -}}
+{{- fail "autoscaling.keda with a client certificate (database.tls.clientCert): the KEDA operator needs one too: set PGSSLCERT and PGSSLKEY in its pod and name them in autoscaling.keda.tls.certFile/keyFile (docs/configuration.md, \"TLS for KEDA\")" -}}
 {{- end -}}
 {{- end -}}
 

@@ -65,11 +65,12 @@ function podTemplates(objs) {
   for (const o of objs) {
     if (o.kind === "Pod") out.push({ owner: o, labels: o.metadata?.labels ?? {}, spec: o.spec });
     if (["Deployment", "StatefulSet", "DaemonSet", "Job"].includes(o.kind)) {
-      out.push({ owner: o, labels: o.spec?.template?.metadata?.labels ?? {}, spec: o.spec?.template?.spec });
+      const t = o.spec?.template;
+      out.push({ owner: o, labels: t?.metadata?.labels ?? {}, annotations: t?.metadata?.annotations, spec: t?.spec });
     }
     if (o.kind === "CronJob") {
       const t = o.spec?.jobTemplate?.spec?.template;
-      out.push({ owner: o, labels: t?.metadata?.labels ?? {}, spec: t?.spec });
+      out.push({ owner: o, labels: t?.metadata?.labels ?? {}, annotations: t?.metadata?.annotations, spec: t?.spec });
     }
   }
   return out;
@@ -188,6 +189,7 @@ for (const file of files) {
     scanMarkers(`${set}: ${describe(o)} annotations`, o.metadata?.annotations);
     if (o.kind === "ConfigMap") scanMarkers(`${set}: ${describe(o)} data`, o.data);
     for (const p of pods.filter((x) => x.owner === o)) {
+      scanMarkers(`${set}: ${describe(o)} pod template annotations`, p.annotations);
       for (const c of [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])]) {
         scanMarkers(`${set}: ${describe(o)} container ${c.name} command/args`, [...(c.command ?? []), ...(c.args ?? [])]);
         scanMarkers(`${set}: ${describe(o)} container ${c.name} env`, (c.env ?? []).map((e) => e.value ?? ""));

@@ -305,6 +305,19 @@ if ((${#all_sets[@]} > 0)) && deploy_node; then
     grep -A 400 '^FAILED' "$out/matrix-chart.log" | awk '!seen[$0]++' | head -n 80 || true
     bad "matrix.mjs (chart): $(grep -m1 '^FAILED' "$out/matrix-chart.log")"
   fi
+  # The no-secrets check itself: a set leaking a marker (an annotation, an env value) must be
+  # caught.
+  values_for single none plain password open hook noprune nosched none docker >"$out/values/leak.yaml"
+  printf 'podAnnotations: {leak: "%s"}\nextraEnvVars: [{name: API_TOKEN, value: "%s"}]\n' \
+    "$marker_token" "$marker_token" >>"$out/values/leak.yaml"
+  if render_set leak -f "$out/values/leak.yaml" &&
+    ! node "$node_dir/matrix.mjs" --yaml2json "$render" --markers "$out/markers.txt" "$sets/leak.json" >"$out/leak.log" 2>&1 &&
+    grep -q "annotations: holds the secret marker" "$out/leak.log" && grep -q "env: holds the secret marker" "$out/leak.log"; then
+    ok "the no-secrets check catches a marker in an annotation and in an env value"
+  else
+    bad "the no-secrets check missed a planted marker: $(tail -n 3 "$out/leak.log" 2>/dev/null)"
+  fi
+  rm -f "$sets/leak.json" "$notes/leak.txt"
   if ((${#kustomize_sets[@]} > 0)); then
     # The kustomize prometheus component is one generated file for every overlay, so it
     # carries the two KEDA alerts also where the keda component is absent (they stay quiet

@@ -39,6 +39,11 @@ admin_dsn=${PGQ_TEST_DSN:-}
 go_env=(env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$work/go-cache" GOFLAGS=)
 
 # The worker's contract, shared by the chart, kustomize and the image.
+# The CRDs a cluster serves for the chart's optional objects (the chart refuses a
+# ServiceMonitor, PodMonitor, PrometheusRule or ScaledObject without them), as
+# `helm template --api-versions` passes them.
+crd_api_versions=(--api-versions monitoring.coreos.com/v1 --api-versions keda.sh/v1alpha1)
+
 worker_entrypoint="pgq run --config /etc/pgq/config.yaml"
 worker_port=9090
 live_path=/livez
@@ -212,7 +217,7 @@ deploy_chart_objects() {
   for values in "$chart"/ci/*-values.yaml; do
     name=$(basename "$values" -values.yaml)
     scenarios+=("$name")
-    if run_logged "render-$name" "$render" template "$chart" -f "$values" --strict \
+    if run_logged "render-$name" "$render" template "$chart" -f "$values" --strict "${crd_api_versions[@]}" \
       --name pgq --namespace jobs --json "$out/objects/chart-$name.json" --notes "$out/$name-NOTES.txt"; then
       n=$(grep -c '^# Source:' "$out/render-$name.log")
       [[ -z $report ]] || ok "render $values ($n objects, NOTES.txt rendered)"

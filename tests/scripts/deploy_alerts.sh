@@ -22,12 +22,18 @@ if deploy_renderer && deploy_node; then
   # The chart's rules as release pgq-worker in namespace pgq: alerts select
   # job="pgq-worker", namespace="pgq", as the test series do.
   "$render" template "$chart" -f "$chart/ci/minimal-values.yaml" --name pgq-worker --namespace pgq \
-    --set metrics.prometheusRule.enabled=true --json "$out/rules-chart-objects.json" >/dev/null
+    --set metrics.prometheusRule.enabled=true --set autoscaling.keda.enabled=true \
+    --set prune.cronJob.enabled=true "${crd_api_versions[@]}" \
+    --json "$out/rules-chart-objects.json" >/dev/null
   "$render" yaml2json operator-manifests/components/prometheus/prometheusrule.yaml >"$out/rules-kustomize-objects.json"
   extract='const fs=require("fs");const a=JSON.parse(fs.readFileSync(process.argv[1]));const r=a.find(x=>x.object.kind==="PrometheusRule");fs.writeFileSync(process.argv[2],JSON.stringify({groups:r.object.spec.groups},null,1))'
   node -e "$extract" "$out/rules-chart-objects.json" "$out/alerts/chart/rules.yaml"
   node -e "$extract" "$out/rules-kustomize-objects.json" "$out/alerts/kustomize/rules.yaml"
-  "$render" yaml2json tests/deploy/alerts_test.yaml >"$out/alerts-test.json"
+  # The prune CronJob's alert has its own test file (the kustomize tree has no CronJob); the
+  # coverage check reads both.
+  "$render" yaml2json tests/deploy/alerts_test.yaml tests/deploy/alerts_cronjob_test.yaml |
+    node -e 'const a=JSON.parse(require("fs").readFileSync(0));a[0].object.tests.push(...a[1].object.tests);console.log(JSON.stringify([a[0]]))' \
+      >"$out/alerts-test.json"
   if node "$node_dir/checks.mjs" alert-tests "$out/alerts/chart/rules.yaml" "$out/alerts-test.json" | tee "$out/alert-coverage.log"; then
     ok "alert tests: $(tail -n 1 "$out/alert-coverage.log" | sed 's/^ *//')"
     alert_count=$(sed -nE 's/.*every one of ([0-9]+) alerts.*/\1/p' "$out/alert-coverage.log")
@@ -43,7 +49,12 @@ if deploy_renderer && deploy_node; then
       else
         bad "promtool check rules ($variant)"
       fi
-      if run_logged "promtool-test-$variant" bash -c "cd '$out/alerts/$variant' && promtool test rules alerts_test.yaml"; then
+      tests=(alerts_test.yaml)
+      if [[ $variant == chart ]]; then
+        cp tests/deploy/alerts_cronjob_test.yaml "$out/alerts/$variant/"
+        tests+=(alerts_cronjob_test.yaml)
+      fi
+      if run_logged "promtool-test-$variant" bash -c "cd '$out/alerts/$variant' && promtool test rules ${tests[*]}"; then
         ok "promtool test rules ($variant): $alert_tests alert evaluations, every alert firing and quiet"
       else
         bad "promtool test rules ($variant)"

@@ -55,7 +55,7 @@ if deploy_renderer; then
     expect=$(sed -nE 's/^# expect: (.*)$/\1/p' "$values" | head -n 1)
     if [[ -z $expect ]]; then
       bad "$values has no '# expect:' line"
-    elif "$render" template "$chart" -f "$chart/ci/minimal-values.yaml" -f "$values" --strict \
+    elif "$render" template "$chart" -f "$chart/ci/minimal-values.yaml" -f "$values" --strict "${crd_api_versions[@]}" \
       --name pgq --namespace jobs >"$log" 2>&1; then
       bad "$values rendered, but must fail with: $expect"
     elif grep -qF -- "$expect" "$log"; then
@@ -69,8 +69,8 @@ if deploy_renderer; then
   if have helm; then
     section "helm (installed): lint --strict and template"
     for values in "$chart"/ci/*-values.yaml; do
-      if run_logged "helm-lint-$(basename "$values")" helm lint --strict "$chart" -f "$values" &&
-        run_logged "helm-template-$(basename "$values")" helm template pgq "$chart" -n jobs -f "$values"; then
+      if run_logged "helm-lint-$(basename "$values")" helm lint --strict "$chart" -f "$values" "${crd_api_versions[@]}" &&
+        run_logged "helm-template-$(basename "$values")" helm template pgq "$chart" -n jobs -f "$values" "${crd_api_versions[@]}"; then
         ok "helm lint --strict and helm template: $values"
       else
         bad "helm: $values"

@@ -4,59 +4,42 @@ postgresql trigger's query, and the capacity one worker brings.
 */}}
 
 {{/*
-KEDA over TLS. The scaler runs in the KEDA operator's pod and reads sslrootcert, sslcert and
-sslkey there (autoscaling.keda.tls.*); its trigger metadata has no keys for them, so with any
-set the TriggerAuthentication passes a whole connection string as "connection".
-pgq-worker.kedaConnectionKey: the credentials Secret's key holding that string ("" when KEDA
-uses the password and the trigger's host/port/... metadata).
-pgq-worker.kedaConnection: the string itself, for the chart-made Secret (password mode).
+KEDA over TLS. The scaler connects from the KEDA operator's pod and reads TLS files there,
+not from this release's mounts; its trigger metadata has no keys for them. The chart gives
+KEDA the workers' own credential key (no second copy of the password); the KEDA operator
+trusts a private CA through libpq's environment in its own pod (PGSSLROOTCERT, and
+PGSSLCERT/PGSSLKEY for a client certificate), which autoscaling.keda.tls.caFile/certFile/
+keyFile name: docs/configuration.md, "TLS for KEDA". Refused when the workers verify
+the server against a CA of their own (database.tls.ca, sslmode verify-ca/verify-full) and
+autoscaling.keda.tls says nothing about how KEDA does.
+pgq-worker.kedaConnectionKey: a key of database.existingSecret holding KEDA's whole
+connection string (autoscaling.keda.tls.connectionKey, the reader's explicit choice), or "".
 */}}
-{{- define "pgq-worker.kedaTls" -}}
-{{- $t := .Values.autoscaling.keda.tls -}}
-{{- if or $t.caFile $t.certFile $t.keyFile }}true{{ end -}}
-{{- end -}}
-
 {{- define "pgq-worker.kedaConnectionKey" -}}
 {{- $t := .Values.autoscaling.keda.tls -}}
-{{- if include "pgq-worker.kedaTls" . -}}
 {{- if ne (empty $t.certFile) (empty $t.keyFile) -}}
 {{- fail "autoscaling.keda.tls.certFile and keyFile come as a pair" -}}
 {{- end -}}
-{{- if eq (include "pgq-worker.secretSource" .) "existing" -}}
-{{- required "autoscaling.keda.tls with database.existingSecret: set autoscaling.keda.tls.connectionKey, the key of that Secret holding KEDA's whole connection string (with sslrootcert etc. as the KEDA operator sees them)" $t.connectionKey -}}
-{{- else if eq (include "pgq-worker.credentialMode" .) "dsn" -}}
-{{- fail "autoscaling.keda.tls needs database.secret.password (the chart then builds KEDA's connection string); with a whole DSN, use database.existingSecret with autoscaling.keda.tls.connectionKey" -}}
-{{- else -}}
-keda-connection
+{{- if $t.connectionKey -}}
+{{- if ne (include "pgq-worker.secretSource" .) "existing" -}}
+{{- fail "autoscaling.keda.tls.connectionKey names a key of database.existingSecret: with a chart-made Secret, KEDA reads the workers' password key and the KEDA operator's PGSSLROOTCERT (autoscaling.keda.tls.caFile)" -}}
 {{- end -}}
+{{- $t.connectionKey -}}
 {{- end -}}
 {{- end -}}
 
-{{/* A libpq connection string value, quoted. */}}
-{{- define "pgq-worker.conninfoValue" -}}
-'{{ . | toString | replace "\\" "\\\\" | replace "'" "\\'" }}'
-{{- end -}}
-
-{{- define "pgq-worker.kedaConnection" -}}
+{{/* Refuses a KEDA setup that cannot connect: a private CA the KEDA operator was not told about. */}}
+{{- define "pgq-worker.validateKedaTls" -}}
 {{- $db := include "pgq-worker.databaseSettings" . | fromYaml -}}
 {{- $t := .Values.autoscaling.keda.tls -}}
-{{- $pairs := list
-  (list "host" (index $db "host"))
-  (list "port" (default 5432 (index $db "port")))
-  (list "user" (default "postgres" (index $db "user")))
-  (list "dbname" (default "postgres" (index $db "dbname")))
-  (list "sslmode" (default "prefer" (index $db "sslmode")))
-  (list "sslrootcert" $t.caFile)
-  (list "sslcert" $t.certFile)
-  (list "sslkey" $t.keyFile)
-  (list "password" .Values.database.secret.password) -}}
-{{- $out := list -}}
-{{- range $pairs -}}
-{{- if index . 1 -}}
-{{- $out = append $out (printf "%s=%s" (index . 0) (include "pgq-worker.conninfoValue" (index . 1))) -}}
+{{- $ca := or .Values.database.tls.ca.configMap .Values.database.tls.ca.secret -}}
+{{- $verify := has (default "prefer" (index $db "sslmode")) (list "verify-ca" "verify-full") -}}
+{{- if and $verify $ca (not $t.caFile) (not $t.connectionKey) -}}
+{{- fail (printf "autoscaling.keda with sslmode %s and a private CA (database.tls.ca): KEDA connects from the KEDA operator's pod, which does not trust that CA and would fail every poll. Mount the CA into the KEDA operator, set PGSSLROOTCERT there, and name the path in autoscaling.keda.tls.caFile (docs/configuration.md, \"TLS for KEDA\"), or give KEDA a connection string of its own with autoscaling.keda.tls.connectionKey" (index $db "sslmode")) -}}
 {{- end -}}
+{{- if and .Values.database.tls.clientCert.secret (not $t.certFile) (not $t.connectionKey) -}}
+{{- fail "autoscaling.keda with a client certificate (database.tls.clientCert): the KEDA operator needs one too: set PGSSLCERT and PGSSLKEY in its pod and name them in autoscaling.keda.tls.certFile/keyFile (docs/configuration.md, \"TLS for KEDA\")" -}}
 {{- end -}}
-{{- join " " $out -}}
 {{- end -}}
 
 {{/* Queue table as KEDA must name it: [schema.]<prefix>pgqueuer. */}}

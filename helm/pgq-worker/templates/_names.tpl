@@ -90,11 +90,13 @@ pgq/worker-group: {{ . }}
 {{- end -}}
 {{- end -}}
 
-{{/* Worker image reference: registry/repository, then @digest or :tag (appVersion by default). */}}
+{{/* Worker image reference: registry/repository, then @digest or :tag (appVersion by default);
+global.imageRegistry (a mirror, set by a parent chart or the platform) wins over image.registry. */}}
 {{- define "pgq-worker.image" -}}
 {{- $img := .Values.image -}}
 {{- $repo := $img.repository -}}
-{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $img.repository }}{{ end -}}
+{{- $registry := default $img.registry (index (default dict .Values.global) "imageRegistry") -}}
+{{- if $registry }}{{ $repo = printf "%s/%s" $registry $img.repository }}{{ end -}}
 {{- if $img.digest -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
@@ -106,7 +108,8 @@ pgq/worker-group: {{ . }}
 {{- define "pgq-worker.testImage" -}}
 {{- $img := .Values.tests.image -}}
 {{- $repo := $img.repository -}}
-{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $img.repository }}{{ end -}}
+{{- $registry := default $img.registry (index (default dict .Values.global) "imageRegistry") -}}
+{{- if $registry }}{{ $repo = printf "%s/%s" $registry $img.repository }}{{ end -}}
 {{- if $img.digest -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}

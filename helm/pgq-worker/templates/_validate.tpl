@@ -40,6 +40,17 @@ chart runs them.
 {{- if and $keda.enabled (gt ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
 {{- fail (printf "autoscaling.keda.minReplicaCount (%d) is greater than autoscaling.keda.maxReplicaCount (%d)" ($keda.minReplicaCount | int) ($keda.maxReplicaCount | int)) -}}
 {{- end -}}
+{{- if $keda.enabled -}}
+{{- $_ := include "pgq-worker.validateKedaTls" . -}}
+{{- $where := "config" -}}
+{{- with include "pgq-worker.group" . }}{{ $where = printf "workers.%s.config" . }}{{ end -}}
+{{- if not (index .Values.config "entrypoints") -}}
+{{- fail (printf "autoscaling.keda needs %s.entrypoints: KEDA counts the queued and picked jobs of this worker's entrypoints, and a worker with schedules only has none (the query would count every job of the table). Give it a fixed replicaCount instead" $where) -}}
+{{- end -}}
+{{- if and (index .Values.config "schedules") (lt ($keda.minReplicaCount | int) 1) -}}
+{{- fail (printf "%s.schedules with autoscaling.keda.minReplicaCount 0: a worker with schedules cannot scale to zero, since nothing runs the schedules then (they do not wake KEDA). Set minReplicaCount to 1, or move the schedules to a group (workers.<group>) that keeps a replica" $where) -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := include "pgq-worker.terminationGracePeriodSeconds" . -}}
 {{- if or $hpa.enabled $keda.enabled -}}
 {{- $_ := include "pgq-worker.validateGraceForScaleDown" . -}}

@@ -50,16 +50,24 @@ type suiteTest struct {
 	Release       *suiteRelease            `json:"release"`
 	DocumentIndex *int                     `json:"documentIndex"`
 	Template      string                   `json:"template"`
+	Capabilities  *suiteCapabilities       `json:"capabilities"`
 	Asserts       []map[string]interface{} `json:"asserts"`
 }
 
+// suiteCapabilities adds API versions to .Capabilities.APIVersions, as helm-unittest's
+// `capabilities: {apiVersions: [...]}` does (suite-wide, or for one test).
+type suiteCapabilities struct {
+	APIVersions []string `json:"apiVersions"`
+}
+
 type suiteFile struct {
-	Suite     string                 `json:"suite"`
-	Templates []string               `json:"templates"`
-	Values    []string               `json:"values"`
-	Set       map[string]interface{} `json:"set"`
-	Release   *suiteRelease          `json:"release"`
-	Tests     []suiteTest            `json:"tests"`
+	Suite        string                 `json:"suite"`
+	Templates    []string               `json:"templates"`
+	Values       []string               `json:"values"`
+	Set          map[string]interface{} `json:"set"`
+	Release      *suiteRelease          `json:"release"`
+	Capabilities *suiteCapabilities     `json:"capabilities"`
+	Tests        []suiteTest            `json:"tests"`
 }
 
 // UnitTestResult counts the outcome of a run.
@@ -159,6 +167,11 @@ func runOneTest(c *Chart, caps Capabilities, suitePath string, s *suiteFile, t *
 		rel.IsUpgrade = r.Upgrade
 	}
 
+	for _, extra := range []*suiteCapabilities{s.Capabilities, t.Capabilities} {
+		if extra != nil {
+			caps.APIVersions = append(append(VersionSet{}, caps.APIVersions...), extra.APIVersions...)
+		}
+	}
 	vals := Coalesce(c.Values, user)
 	var renderErr error
 	var rendered []Rendered

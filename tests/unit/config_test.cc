@@ -144,6 +144,23 @@ const std::vector<BadInput> kBadInputs = {
      "bad.yaml:3:14: entrypoints.x.handler.command: required for handler type exec"},
     {"exec_empty_command", "entrypoints:\n  x:\n    handler: {type: exec, command: []}\n",
      "bad.yaml:3:36: entrypoints.x.handler.command: must name a program (got an empty list)"},
+    {"inline_authorization_header",
+     "entrypoints:\n  hook:\n    handler:\n      type: http\n      url: https://h.example/\n"
+     "      headers: {Authorization: Bearer x}\n",
+     "bad.yaml:6:17: entrypoints.hook.handler.headers.Authorization: looks like a credential: put "
+     "the value in a file (e.g. a mounted Secret) and name it under headers_from_files, or set "
+     "allow_inline_secrets: true"},
+    {"inline_token_env",
+     "entrypoints:\n  x:\n    handler:\n      type: exec\n      command: [tool]\n"
+     "      env: {MODE: fast, API_TOKEN: x}\n",
+     "bad.yaml:6:25: entrypoints.x.handler.env.API_TOKEN: looks like a credential: put the value "
+     "in a file (e.g. a mounted Secret) and name it under env_from_files, or set "
+     "allow_inline_secrets: true"},
+    {"header_file_missing",
+     "entrypoints:\n  hook:\n    handler:\n      type: http\n      url: https://h.example/\n"
+     "      headers_from_files: {Authorization: /nonexistent/pgq-token}\n",
+     "bad.yaml:6:43: entrypoints.hook.handler.headers_from_files.Authorization: cannot read "
+     "/nonexistent/pgq-token: No such file or directory"},
     {"http_without_url",
      "entrypoints:\n  hook:\n    handler:\n      type: http\n      timeout: 5s\n",
      "bad.yaml:4:7: entrypoints.hook.handler.url: required for handler type http"},
@@ -353,6 +370,7 @@ TEST_F(ConfigFilesTest, MaskedNeverShowsSecrets) {
                            "      url: https://bot:" +
                            std::string(kMarker) + "@hooks.example/x?api_key=" + kMarker +
                            "&page=2\n"
+                           "      allow_inline_secrets: true\n"
                            "      headers: {Authorization: \"Bearer " +
                            kMarker +
                            "\", X-Trace: on}\n"
@@ -362,6 +380,7 @@ TEST_F(ConfigFilesTest, MaskedNeverShowsSecrets) {
                            "      command: [tool, \"--password=" +
                            kMarker +
                            "\", -v]\n"
+                           "      allow_inline_secrets: true\n"
                            "      env: {API_TOKEN: " +
                            kMarker + ", MODE: fast}\n";
   const WorkerConfig config = ParseConfig(yaml, "w.yaml", LookupIn({}));
@@ -376,6 +395,43 @@ TEST_F(ConfigFilesTest, MaskedNeverShowsSecrets) {
   EXPECT_THAT(masked, HasSubstr("MODE: fast"));
   // The handlers themselves still get the real values.
   EXPECT_THAT(config.entrypoints[0].handler.http_headers.at("Authorization"), HasSubstr(kMarker));
+}
+
+TEST_F(ConfigFilesTest, HandlerSecretsFromFilesNameTheirFilesNeverTheirContent) {
+  const std::string token = Write("token", std::string("Bearer ") + kMarker + "\n");
+  const std::string key = Write("key", std::string(kMarker) + "\n");
+  const std::string yaml = "entrypoints:\n"
+                           "  hook:\n"
+                           "    handler:\n"
+                           "      type: http\n"
+                           "      url: https://hooks.example/x\n"
+                           "      headers: {X-Trace: on}\n"
+                           "      headers_from_files: {Authorization: " + token + "}\n"
+                           "  run:\n"
+                           "    handler:\n"
+                           "      type: exec\n"
+                           "      command: [tool]\n"
+                           "      env_from_files: {API_KEY: " + key + "}\n";
+  const WorkerConfig config = ParseConfig(yaml, "w.yaml", LookupIn({}));
+  EXPECT_EQ(config.entrypoints[0].handler.http_header_files.at("Authorization"), token);
+  EXPECT_EQ(config.entrypoints[1].handler.env_files.at("API_KEY"), key);
+  const std::string masked = config.Masked();
+  EXPECT_THAT(masked, Not(HasSubstr(kMarker)));
+  EXPECT_THAT(masked, HasSubstr("Authorization: " + token));
+  EXPECT_THAT(masked, HasSubstr("API_KEY: " + key));
+  EXPECT_EQ(ParseConfig(masked, "masked.yaml", LookupIn({})).Masked(), masked);
+  // The same name inline and from a file: refused.
+  const std::string twice = yaml + "      env: {API_KEY: x}\n      allow_inline_secrets: true\n";
+  const std::string message = [&] {
+    try {
+      ParseConfig(twice, "w.yaml", LookupIn({}));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  }();
+  EXPECT_THAT(message, HasSubstr("entrypoints.run.handler.env_from_files: names API_KEY, which env "
+                                 "sets too; set each variable once"));
 }
 
 TEST_F(ConfigFilesTest, MaskedIsValidConfigAndStable) {

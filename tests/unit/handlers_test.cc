@@ -177,6 +177,23 @@ TEST_F(ExecHandlerTest, SetsJobEnvironment) {
             R"(4711|resize_image|{"trace_id": "abc-123"}|2|configured value|has-path)");
 }
 
+TEST_F(ExecHandlerTest, EnvFromFilesIsReadOnEveryRun) {
+  const auto key = dir_ / "api-key";
+  std::ofstream(key) << "first-value\n";
+  HandlerConfig config = Shell(R"(printf '%s' "$API_KEY" > "$OUT")");
+  config.env_files = {{"API_KEY", key.string()}};
+  const Handler handler = MakeHandler(config, {});
+  RunJob(handler, SampleJob());
+  EXPECT_EQ(ReadFile(out_), "first-value");
+  std::ofstream(key) << "rotated-value\n";  // a rotated Secret: no restart
+  RunJob(handler, SampleJob());
+  EXPECT_EQ(ReadFile(out_), "rotated-value");
+  std::filesystem::remove(key);
+  const std::string message = ThrownMessage<std::runtime_error>([&] { RunJob(handler, SampleJob()); });
+  EXPECT_EQ(message, "cannot read env_from_files.API_KEY (" + key.string() +
+                         "): No such file or directory");
+}
+
 TEST_F(ExecHandlerTest, NonZeroExitCarriesStatusAndStderrTail) {
   const Handler handler =
       MakeHandler(Shell("echo first-line-marker >&2; head -c 102400 /dev/zero | tr '\\0' x >&2; "
@@ -479,6 +496,28 @@ TEST_F(HttpHandlerTest, PostsPayloadAndJobHeaders) {
   EXPECT_EQ(seen[0].headers.at("X-Pgq-Entrypoint"), "resize_image");
   EXPECT_EQ(seen[0].headers.at("X-Pgq-Headers"), R"({"trace_id": "abc-123"})");
   EXPECT_EQ(seen[0].headers.at("X-Custom"), "custom value");
+}
+
+TEST_F(HttpHandlerTest, HeadersFromFilesAreReadOnEveryRequest) {
+  const auto dir = std::filesystem::temp_directory_path() / ("pgq-token-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto token = dir / "token";
+  std::ofstream(token) << "Bearer first\n";
+  HandlerConfig config = Http(server_->Url("/ok"));
+  config.http_header_files = {{"Authorization", token.string()}};
+  const Handler handler = MakeHandler(config, {});
+  RunJob(handler, SampleJob());
+  std::ofstream(token) << "Bearer rotated\n";
+  RunJob(handler, SampleJob());
+  std::ofstream(token) << "Bearer x\r\nX-Injected: 1\n";
+  const std::string message = ThrownMessage<std::runtime_error>([&] { RunJob(handler, SampleJob()); });
+  std::filesystem::remove_all(dir);
+  const auto seen = server_->Seen();
+  ASSERT_EQ(seen.size(), 2u);  // the multi-line value was never sent
+  EXPECT_EQ(seen[0].headers.at("Authorization"), "Bearer first");
+  EXPECT_EQ(seen[1].headers.at("Authorization"), "Bearer rotated");
+  EXPECT_EQ(message, "headers_from_files.Authorization (" + token.string() +
+                         ") holds more than one line");
 }
 
 TEST_F(HttpHandlerTest, ConfiguredHeaderReplacesOurs) {

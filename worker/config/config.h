@@ -81,9 +81,14 @@ struct HandlerConfig {
   // exec
   std::vector<std::string> command;                // argv, command[0] is the program
   std::map<std::string, std::string> env;          // extra environment
+  std::map<std::string, std::string> env_files;    // variable -> file, read per run
   // http
   std::string url;
-  std::map<std::string, std::string> http_headers;  // extra request headers
+  std::map<std::string, std::string> http_headers;       // extra request headers
+  std::map<std::string, std::string> http_header_files;  // header -> file, read per request
+  // exec, http: inline env/headers values whose names look like credentials
+  // are refused unless this is set (they belong in files, e.g. a Secret).
+  bool allow_inline_secrets = false;
   // sql
   std::string statement;  // $1 = payload (bytea), $2 = headers (jsonb text)
   // sleep

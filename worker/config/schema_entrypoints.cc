@@ -47,12 +47,56 @@ void ParseCommand(const Parser& p, const Item& command, HandlerConfig& h) {
   }
 }
 
+// An inline value under a name that looks like a credential (a token, a
+// password, Authorization): refused, so it never sits in a ConfigMap.
+void RefuseInlineSecret(const Parser& p, const Mapping::Entry& entry, const HandlerConfig& h,
+                        std::string_view from_files) {
+  if (h.allow_inline_secrets || !IsSensitiveName(entry.key)) return;
+  p.Fail(entry.key_mark, entry.value.path,
+         "looks like a credential: put the value in a file (e.g. a mounted Secret) and name it "
+         "under " + std::string(from_files) + ", or set allow_inline_secrets: true");
+}
+
+void CheckEnvName(const Parser& p, const Mapping::Entry& entry) {
+  if (entry.key.find('=') != std::string::npos) {
+    p.Fail(entry.key_mark, entry.value.path, "environment variable names must not contain \"=\"");
+  }
+}
+
+void CheckHeaderName(const Parser& p, const Mapping::Entry& entry) {
+  if (entry.key.find_first_of(":\r\n ") != std::string::npos) {
+    p.Fail(entry.key_mark, entry.value.path,
+           "header names must not contain ':', spaces or line breaks");
+  }
+}
+
+// name -> path of a file read on every use; each must be readable now.
+std::map<std::string, std::string> SecretFileMap(
+    const Parser& p, const Item& v, void (*check_name)(const Parser&, const Mapping::Entry&)) {
+  std::map<std::string, std::string> files;
+  const Mapping names(p, v, {});
+  for (const auto& entry : names.entries()) {
+    check_name(p, entry);
+    std::string content;
+    files[entry.key] = p.SecretFile(entry.value, content);
+  }
+  return files;
+}
+
 void ParseEnv(const Parser& p, const Item& v, HandlerConfig& h) {
   h.env = p.StringMap(v);
   const Mapping names(p, v, {});
   for (const auto& entry : names.entries()) {
-    if (entry.key.find('=') != std::string::npos) {
-      p.Fail(entry.key_mark, entry.value.path, "environment variable names must not contain \"=\"");
+    CheckEnvName(p, entry);
+    RefuseInlineSecret(p, entry, h, "env_from_files");
+  }
+}
+
+void ParseEnvFiles(const Parser& p, const Item& v, HandlerConfig& h) {
+  h.env_files = SecretFileMap(p, v, &CheckEnvName);
+  for (const auto& [name, path] : h.env_files) {
+    if (h.env.count(name) != 0) {
+      p.Fail(v, "names " + name + ", which env sets too; set each variable once");
     }
   }
 }
@@ -68,14 +112,28 @@ void ParseHeaders(const Parser& p, const Item& v, HandlerConfig& h) {
   h.http_headers = p.StringMap(v);
   const Mapping names(p, v, {});
   for (const auto& entry : names.entries()) {
-    if (entry.key.find_first_of(":\r\n ") != std::string::npos) {
-      p.Fail(entry.key_mark, entry.value.path,
-             "header names must not contain ':', spaces or line breaks");
-    }
+    CheckHeaderName(p, entry);
     if (h.http_headers[entry.key].find_first_of("\r\n") != std::string::npos) {
       p.Fail(entry.value, "header values must not contain line breaks");
     }
+    RefuseInlineSecret(p, entry, h, "headers_from_files");
   }
+}
+
+void ParseHeaderFiles(const Parser& p, const Item& v, HandlerConfig& h) {
+  h.http_header_files = SecretFileMap(p, v, &CheckHeaderName);
+  for (const auto& [name, path] : h.http_header_files) {
+    if (h.http_headers.count(name) != 0) {
+      p.Fail(v, "names " + name + ", which headers sets too; set each header once");
+    }
+  }
+}
+
+void PutMap(YAML::Emitter& o, std::string_view k, const std::map<std::string, std::string>& map) {
+  if (map.empty()) return;
+  o << YAML::Key << std::string(k) << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, value] : map) o << YAML::Key << name << YAML::Value << value;
+  o << YAML::EndMap;
 }
 
 constexpr unsigned kAllTypes = 0x3F;
@@ -97,9 +155,21 @@ const std::vector<HandlerKey> kHandler = {
         o << YAML::EndSeq;
       }},
      Bit(Type::kExec), Bit(Type::kExec)},
+    // Before env and headers: their parse reads it.
+    {{"allow_inline_secrets", "boolean", false,
+      [](const Parser& p, const Item& v, HandlerConfig& h) { h.allow_inline_secrets = p.Bool(v); },
+      [](YAML::Emitter& o, std::string_view k, const HandlerConfig& h) {
+        if (h.allow_inline_secrets) Put(o, k, true);
+      }},
+     Bit(Type::kExec) | Bit(Type::kHttp)},
     {{"env", "mapping string → string", true, &ParseEnv,
       [](YAML::Emitter& o, std::string_view k, const HandlerConfig& h) {
         PutMaskedMap(o, k, h.env);
+      }},
+     Bit(Type::kExec)},
+    {{"env_from_files", "mapping string → path", true, &ParseEnvFiles,
+      [](YAML::Emitter& o, std::string_view k, const HandlerConfig& h) {
+        PutMap(o, k, h.env_files);
       }},
      Bit(Type::kExec)},
     {{"url", "string", true, &ParseUrl,
@@ -110,6 +180,11 @@ const std::vector<HandlerKey> kHandler = {
     {{"headers", "mapping string → string", true, &ParseHeaders,
       [](YAML::Emitter& o, std::string_view k, const HandlerConfig& h) {
         PutMaskedMap(o, k, h.http_headers);
+      }},
+     Bit(Type::kHttp)},
+    {{"headers_from_files", "mapping string → path", true, &ParseHeaderFiles,
+      [](YAML::Emitter& o, std::string_view k, const HandlerConfig& h) {
+        PutMap(o, k, h.http_header_files);
       }},
      Bit(Type::kHttp)},
     {{"statement", "string", false,

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers/child_process.h"
+#include "handlers/secret_values.h"
 #include "pgq/error.h"
 #include "util/text.h"
 
@@ -88,7 +89,10 @@ std::string SignalName(int sig) {
 class ExecHandler {
  public:
   explicit ExecHandler(const HandlerConfig& config)
-      : command_(config.command), env_(config.env), timeout_(config.timeout) {
+      : command_(config.command),
+        env_(config.env),
+        env_files_(config.env_files),
+        timeout_(config.timeout) {
     if (command_.empty() || command_.front().empty()) {
       throw LogicError("exec handler: `command` must name a program");
     }
@@ -99,11 +103,16 @@ class ExecHandler {
  private:
   std::vector<std::string> command_;
   std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> env_files_;  // read per run
   milliseconds timeout_;  // <= 0: no limit
 };
 
 void ExecHandler::Run(const Invocation& inv) const {
-  ChildProcess child(command_, BuildEnvironment(env_, inv.env), ChildProcess::Limits{});
+  auto env = env_;
+  for (auto& [name, value] : ReadSecretValues(env_files_, "env_from_files")) {
+    env[name] = std::move(value);
+  }
+  ChildProcess child(command_, BuildEnvironment(env, inv.env), ChildProcess::Limits{});
   const ChildProcess::Result result =
       child.Run(inv.payload.value_or(std::string_view{}), timeout_, inv.stop, inv.label);
   if (spdlog::should_log(spdlog::level::debug)) {

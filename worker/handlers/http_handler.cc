@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <stop_token>
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include "handlers/secret_values.h"
 #include "pgq/error.h"
 #include "util/text.h"
 
@@ -123,6 +125,7 @@ class HttpHandler {
     EnsureCurlGlobal();
     url_parts_ = InspectUrl(url_);
     for (const auto& [name, value] : config.http_headers) extra_.emplace_back(name, value);
+    header_files_ = config.http_header_files;
   }
 
   void Run(const Invocation& inv) const;
@@ -141,6 +144,7 @@ class HttpHandler {
   std::string url_;
   UrlParts url_parts_;
   std::vector<std::pair<std::string, std::string>> extra_;
+  std::map<std::string, std::string> header_files_;  // read per request
   milliseconds timeout_;  // <= 0: no limit
 };
 
@@ -162,12 +166,16 @@ void HttpHandler::Run(const Invocation& inv) const {
       list.reset(next);
     }
   };
+  auto extra = extra_;
+  for (auto& [name, value] : ReadSecretValues(header_files_, "headers_from_files")) {
+    extra.emplace_back(name, std::move(value));
+  }
   for (const auto& [name, value] : headers) {
     const bool overridden = std::any_of(
-        extra_.begin(), extra_.end(), [&](const auto& e) { return SameHeaderName(e.first, name); });
+        extra.begin(), extra.end(), [&](const auto& e) { return SameHeaderName(e.first, name); });
     if (!overridden) add(HeaderLine(name, value));
   }
-  for (const auto& [name, value] : extra_) add(HeaderLine(name, value));
+  for (const auto& [name, value] : extra) add(HeaderLine(name, value));
   add("Expect:");  // no 100-continue round trip for large bodies
 
   Transfer transfer;

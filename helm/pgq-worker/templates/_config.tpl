@@ -48,6 +48,22 @@ keys, plus what the chart owns: the credential file and the HTTP listener.
 {{- end }}
 {{- $_ := set $cfg "entrypoints" (default dict (index $c "entrypoints")) -}}
 {{- $_ := set $cfg "schedules" (default dict (index $c "schedules")) -}}
+{{- /* What the worker refuses at start, refused here: a credential-looking handler header or
+variable written inline lands in the ConfigMap (headers_from_files / env_from_files instead). */ -}}
+{{- range $section := list "entrypoints" "schedules" -}}
+{{- range $name, $job := index $cfg $section -}}
+{{- $h := default dict (index (default dict $job) "handler") -}}
+{{- if not (index $h "allow_inline_secrets") -}}
+{{- range $key := list "headers" "env" -}}
+{{- range $var, $_ := default dict (index $h $key) -}}
+{{- if regexMatch "(?i)pass|secret|token|auth|key|cookie|credential|session|signature" $var -}}
+{{- fail (printf "config.%s.%s.handler.%s.%s looks like a credential: mount it from a Secret (extraVolumes, extraVolumeMounts) and name the file under %s_from_files, or set allow_inline_secrets: true" $section $name $key $var $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $_ := set $cfg "http" (dict "address" "0.0.0.0" "port" (.Values.containerPorts.http | int)) -}}
 {{- toYaml $cfg -}}
 {{- end -}}

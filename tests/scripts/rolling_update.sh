@@ -33,19 +33,21 @@ new_port=$(free_port)
 noop_worker_config "$work/old.yaml" "$work/dsn" "$schema" ru.noop "$old_port"
 noop_worker_config "$work/new.yaml" "$work/dsn" "$schema" ru.noop "$new_port"
 
-enqueued=0
-enqueue() { # COUNT jobs of ru.noop, as a producer's batch insert (the trigger notifies)
-  sql "INSERT INTO $table (priority, entrypoint, payload, execute_after, status)
-       SELECT 0, 'ru.noop', convert_to('job ' || g, 'UTF8'), now(), 'queued'
-       FROM generate_series(1, $1) g" >/dev/null
-  enqueued=$((enqueued + $1))
+# A producer's batch insert as pgq writes it: the jobs and their `queued` log rows in one
+# statement (the trigger notifies), so the log counts what was enqueued.
+enqueue() { # COUNT jobs of ru.noop
+  sql "WITH job AS (INSERT INTO $table (priority, entrypoint, payload, execute_after, status)
+         SELECT 0, 'ru.noop', NULL, now(), 'queued' FROM generate_series(1, $1)
+         RETURNING id, priority, entrypoint)
+       INSERT INTO $schema.pgqueuer_log (job_id, status, priority, entrypoint)
+       SELECT id, 'queued', priority, entrypoint FROM job" >/dev/null
 }
 producer_pid=
-producer() { # 20 jobs every 0.1 s until stopped
-  while :; do
-    sql "INSERT INTO $table (priority, entrypoint, payload, execute_after, status)
-         SELECT 0, 'ru.noop', NULL, now(), 'queued' FROM generate_series(1, 20)" >/dev/null
-    echo 20 >>"$work/produced"
+producer() { # 20 jobs every 0.1 s until SIGTERM, which ends it between two batches
+  local stop=0
+  trap 'stop=1' TERM
+  while ((stop == 0)); do
+    enqueue 20
     sleep 0.1
   done
 }
@@ -54,12 +56,9 @@ producer_stop() {
   kill "$producer_pid" 2>/dev/null || true
   wait "$producer_pid" 2>/dev/null || true
   producer_pid=
-  enqueued=$((enqueued + $(awk '{n += $1} END {print n + 0}' "$work/produced")))
-  : >"$work/produced"
 }
 at_exit producer_stop
-: >"$work/produced"
-successful() { sql_value "SELECT count(*) FROM $schema.pgqueuer_log WHERE status = 'successful'"; }
+log_count() { sql_value "SELECT count(*) FROM $schema.pgqueuer_log WHERE status = '$1'"; }
 jobs_done_by() { # the worker's pgq_jobs_total{outcome="successful"} from /metrics
   curl -s -m 5 "http://127.0.0.1:${worker_port[$1]}/metrics" |
     awk '/^pgq_jobs_total\{.*successful/ {n += $2} END {print n + 0}'
@@ -99,12 +98,16 @@ producer_stop
 
 # --- 4. every job ran exactly once ------------------------------------------------------------
 await_sql "SELECT count(*) FROM $table" 60 0
-done_count=$(successful)
+enqueued=$(log_count queued)
+done_count=$(log_count successful)
 [[ $done_count == "$enqueued" ]] ||
   fail "$enqueued jobs enqueued, $done_count successful log rows"
 twice=$(sql_value "SELECT count(*) FROM (SELECT job_id FROM $schema.pgqueuer_log
                    WHERE status = 'successful' GROUP BY job_id HAVING count(*) > 1) t")
 [[ $twice == 0 ]] || fail "$twice jobs ran more than once"
+never=$(sql_value "SELECT count(*) FROM $schema.pgqueuer_log q WHERE q.status = 'queued' AND NOT EXISTS
+                   (SELECT FROM $schema.pgqueuer_log s WHERE s.job_id = q.job_id AND s.status = 'successful')")
+[[ $never == 0 ]] || fail "$never enqueued jobs never succeeded"
 new_total=$(jobs_done_by new)
 worker_stop new
 echo "ok   $enqueued jobs, each ran once ($new_total by the new release); nothing left queued or picked"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Deploy checks, the container image without building it (tests/scripts/image.sh builds and
-# runs it): the Dockerfile's stages, base image, numeric non-root user, port and ENTRYPOINT
-# (the worker contract the chart and kustomize also follow), the .dockerignore allow-list
-# against the COPY lines and CMake's subdirectories, and that the runtime stage's packages
-# provide every shared library the built pgq binary needs. By hand:
+# runs it): the Dockerfile's stages (build on Debian bookworm, rootfs, a FROM scratch runtime
+# with no RUN), numeric non-root user, port and ENTRYPOINT (the worker contract the chart and
+# kustomize also follow), the .dockerignore allow-list against the COPY lines and CMake's
+# subdirectories, and that the build stage's packages provide every shared library the built
+# pgq binary needs (the rootfs stage copies what ldd finds there). By hand:
 #
 #   PGQ_BUILD_DIR=$PWD/build tests/scripts/deploy_image_static.sh
 #
@@ -31,13 +32,19 @@ dfail() {
 stages=$(grep -cE '^FROM ' Dockerfile)
 [[ $stages -ge 2 ]] || dfail "expected a multi-stage build, found $stages FROM lines"
 grep -qE '^ARG DEBIAN_IMAGE=debian:bookworm' Dockerfile || dfail "base image is not Debian bookworm"
+[[ $(grep -E '^FROM ' Dockerfile | head -n 1) == 'FROM ${DEBIAN_IMAGE} AS build' ]] ||
+  dfail "the first stage must be 'FROM \${DEBIAN_IMAGE} AS build'"
 while read -r line; do
-  [[ $line =~ ^FROM\ \$\{DEBIAN_IMAGE\}\ AS\ [a-z]+$ ]] || dfail "unexpected FROM line: $line"
+  [[ $line =~ ^FROM\ (\$\{DEBIAN_IMAGE\}|build|scratch)\ AS\ [a-z]+$ ]] || dfail "unexpected FROM line: $line"
 done < <(grep -E '^FROM ' Dockerfile)
 runtime_stage=$(awk '/^FROM .* AS runtime$/{f=1} f' Dockerfile)
 [[ -n $runtime_stage ]] || dfail "no stage named runtime"
 last_stage=$(grep -E '^FROM ' Dockerfile | tail -n 1)
-[[ $last_stage == *" AS runtime" ]] || dfail "the last stage must be the runtime stage"
+[[ $last_stage == "FROM scratch AS runtime" ]] ||
+  dfail "the last stage must be 'FROM scratch AS runtime' (no shell, no package manager)"
+if grep -qE '^RUN ' <<<"$runtime_stage"; then dfail "the runtime stage has no shell: no RUN there"; fi
+grep -qE '^COPY --from=rootfs /rootfs/ /$' <<<"$runtime_stage" ||
+  dfail "the runtime stage must be the rootfs stage's tree (COPY --from=rootfs /rootfs/ /)"
 user=$(sed -nE 's/^USER (.*)$/\1/p' <<<"$runtime_stage")
 [[ $user =~ ^([1-9][0-9]*)(:[1-9][0-9]*)?$ ]] || dfail "runtime USER must be a numeric non-root uid[:gid], got '$user'"
 [[ ${user%%:*} == 65532 ]] || dfail "runtime USER must be 65532 (the chart's runAsUser), got '$user'"
@@ -49,12 +56,12 @@ fi
   dfail "every apt-get update must be followed by rm -rf /var/lib/apt/lists/* in the same RUN"
 if grep -qE '^ADD ' Dockerfile; then dfail "use COPY, not ADD"; fi
 if grep -qE ':latest' Dockerfile; then dfail "no :latest images"; fi
-# Package names on the runtime stage's apt-get install line(s).
+# Package names on the build stage's apt-get install line(s): the rootfs stage takes the
+# binary's libraries from them.
 # shellcheck disable=SC1003  # ' \\' is a space and a backslash, not an escaped quote
-runtime_pkgs=$(awk '/^FROM .* AS runtime$/{f=1} f && /apt-get install/{g=1} f && g{print} f && g && !/\\$/{g=0}' Dockerfile |
+build_stage_pkgs=$(awk '/^FROM .* AS build$/{f=1} /^FROM .* AS rootfs$/{f=0} f && /apt-get install/{g=1} f && g{print} f && g && !/\\$/{g=0}' Dockerfile |
   tr -s ' \\' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|mkdir|-y)$' || true)
-build_pkgs=$(grep -E -- '-dev$|^(build-essential|cmake|g\+\+|gcc|ninja-build)$' <<<"$runtime_pkgs" || true)
-[[ -z $build_pkgs ]] || dfail "runtime stage installs build tools or -dev packages: $(tr '\n' ' ' <<<"$build_pkgs")"
+grep -qx ca-certificates <<<"$build_stage_pkgs" || dfail "the build stage must install ca-certificates (the image's CA bundle)"
 # COPY sources: exist in the repository and are let through by .dockerignore.
 allowed=$(sed -nE 's#^!([^*]+)$#\1#p' .dockerignore | sed 's#/$##')
 [[ $(grep -vE '^[[:space:]]*(#|$)' .dockerignore | head -n 1) == '*' ]] || dfail ".dockerignore must start from '*' (allow-list)"
@@ -72,15 +79,15 @@ while read -r sub; do
   grep -qE "^COPY ${sub}/ " Dockerfile || dfail "CMakeLists.txt adds $sub/, which the Dockerfile does not COPY"
 done < <(sed -nE 's/^[[:space:]]*add_subdirectory\(([a-zA-Z0-9_]+)\)/\1/p' CMakeLists.txt |
   grep -vxE 'tests|bench') # both optional and switched off in the image
-$docker_ok && ok "Dockerfile: bookworm multi-stage, runtime stage without build tools, USER $user, EXPOSE $worker_port, COPY sources agree with .dockerignore and CMake"
+$docker_ok && ok "Dockerfile: bookworm build, rootfs, FROM scratch runtime without RUN, USER $user, EXPOSE $worker_port, COPY sources agree with .dockerignore and CMake"
 
-section "runtime packages provide every library of the built binary"
+section "the build stage's packages provide every library of the built binary"
 if [[ ! -x $pgq ]]; then
   missing "$pgq" "runtime libraries" "build it with ci/build"
 elif need "runtime libraries" readelf dpkg-query ldconfig; then
   # Closure of the runtime packages over Depends (as installed on this Debian machine).
   declare -A closure=()
-  read -r -a queue <<<"$(tr '\n' ' ' <<<"$runtime_pkgs")"
+  read -r -a queue <<<"$(tr '\n' ' ' <<<"$build_stage_pkgs")"
   while ((${#queue[@]})); do
     pkg=${queue[0]}
     queue=("${queue[@]:1}")
@@ -101,11 +108,11 @@ elif need "runtime libraries" readelf dpkg-query ldconfig; then
     owner=$(dpkg-query -S "$(readlink -f "$path")" 2>/dev/null || dpkg-query -S "$path" 2>/dev/null || true)
     owner=${owner%%:*}
     if [[ -z $owner || -z ${closure[$owner]:-} ]]; then
-      bad "runtime stage: $lib (package ${owner:-unknown}) is not installed by the runtime apt-get line"
+      bad "build stage: $lib (package ${owner:-unknown}) is not installed by the build stage's apt-get line"
       libs_ok=false
     fi
   done
-  $libs_ok && ok "runtime stage installs every library $(basename "$pgq") links against ($(readelf -d "$pgq" | grep -c NEEDED) NEEDED entries)"
+  $libs_ok && ok "the build stage installs every library $(basename "$pgq") links against ($(readelf -d "$pgq" | grep -c NEEDED) NEEDED entries), so rootfs copies them all"
 fi
 
 deploy_finish

@@ -9,12 +9,16 @@
 # Dockerfile's FROM name, so nothing is pulled from a registry (ci/lib/image.sh). The base's
 # tarball is cached in $PGQ_BUILD_DIR/fixtures/ and reused. Then:
 #   1. the image's labels and user: OCI source/version/revision, USER 65532:65532;
-#   2. `buildah run --user 65532:65532 … pgq install` creates the schema in a fresh database;
-#   3. `pgq run` as uid 65532 with the config and the password file mounted read-only, in a
+#   2. what it holds: no shell and no package manager, at most 60 MiB, and exactly the shared
+#      libraries the binary loads (its NEEDED entries, followed through the image's own
+#      libraries: every one present, none extra), the loader and the CA bundle;
+#   3. `buildah run --user 65532:65532 … pgq install` creates the schema in a fresh database;
+#   4. `pgq run` as uid 65532 with the config and the password file mounted read-only, in a
 #      chroot of the image whose root is a read-only bind mount (buildah run has no
 #      --read-only; the chart sets readOnlyRootFilesystem), /tmp a tmpfs, as in the pod;
 #      /readyz must answer 200 within 60 s, and SIGTERM must end it with status 0;
-#   4. a write to / fails there (read-only), a write to /tmp works.
+#   5. a write to / fails there (read-only), a write to /tmp works (checked with the host's
+#      tools as uid 65532: the image has none).
 # Prints the image size and the wall time of each step.
 #
 # Needs root, buildah, debootstrap, curl, psql, unshare. Under CI=true a missing tool or a
@@ -41,7 +45,7 @@ step() {
 }
 
 [[ $(id -u) -eq 0 ]] || skip_or_fail "image build: needs root (debootstrap, buildah chroot isolation)"
-require_tools buildah debootstrap curl psql unshare chroot
+require_tools buildah debootstrap curl psql unshare chroot setpriv readelf
 require_database
 
 pgq_image_init "$build_dir/image"
@@ -92,14 +96,47 @@ size=$(pgq_image_size "$tag")
 echo "image size: $((size / 1024 / 1024)) MiB ($size bytes, root filesystem as unpacked)"
 step "labels (source, version $version, revision ${revision:0:12}), USER $user"
 
+# ---- 2. what the image holds ------------------------------------------------------------------
+((size <= 60 * 1024 * 1024)) || fail "the image is $((size / 1024 / 1024)) MiB, more than 60 MiB"
+ctr=$(pgq_image_buildah from "$tag")
+mnt=$(pgq_image_buildah mount "$ctr")
+for path in bin/sh usr/bin/sh bin/bash usr/bin/bash bin/busybox usr/bin/apt usr/bin/apt-get \
+  usr/bin/dpkg var/lib/dpkg; do
+  [[ ! -e $mnt/$path && ! -L $mnt/$path ]] || fail "the image holds /$path"
+done
+[[ -s $mnt/etc/ssl/certs/ca-certificates.crt ]] || fail "the image has no CA bundle"
+interpreter=$(readelf -l "$mnt/usr/local/bin/pgq" | sed -nE 's/.*program interpreter: (.*)\]$/\1/p')
+[[ -n $interpreter && -f $mnt$interpreter ]] || fail "the binary's loader '$interpreter' is not in the image"
+lib_dirs=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib/aarch64-linux-gnu usr/lib/aarch64-linux-gnu lib64 lib usr/lib)
+declare -A loaded=(["${interpreter#/}"]=1)
+pending=(usr/local/bin/pgq)
+while ((${#pending[@]})); do
+  file=${pending[0]}
+  pending=("${pending[@]:1}")
+  for needed in $(readelf -d "$mnt/$file" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
+    found=""
+    for dir in "${lib_dirs[@]}"; do
+      if [[ -e $mnt/$dir/$needed ]]; then found=$dir/$needed && break; fi
+    done
+    [[ -n $found ]] || fail "$needed, which /$file needs, is not in the image"
+    if [[ -z ${loaded[$found]:-} ]]; then
+      loaded[$found]=1
+      pending+=("$found")
+    fi
+  done
+done
+extra=$(cd "$mnt" && find . -name '*.so*' \( -type f -o -type l \) | sed 's#^\./##' |
+  while read -r object; do [[ -n ${loaded[$object]:-} ]] || echo "/$object"; done)
+[[ -z $extra ]] || fail "the image holds shared objects the binary does not load: $(tr '\n' ' ' <<<"$extra")"
+step "no shell, no package manager, $((size / 1024 / 1024)) MiB <= 60 MiB, exactly the ${#loaded[@]} shared objects pgq loads (loader included)"
+
 # ---- 3. pgq install through buildah run ----------------------------------------------------
 db=pgq_image_$$_$RANDOM
 sql "CREATE DATABASE $db" >/dev/null
 dsn=$(sed -E "s#/[^/?]*(\?|$)#/$db\1#" <<<"${PGQ_TEST_DSN%/}")
 [[ $dsn == *"/$db"* ]] || dsn="${PGQ_TEST_DSN%/}/$db"
-ctr=$(pgq_image_buildah from "$tag")
 if ! pgq_image_buildah run --user 65532:65532 --network host "$ctr" -- \
-  sh -c 'test "$(id -u)" = 65532 && exec pgq --dsn "$1" install' sh "$dsn" >"$work/install.log" 2>&1; then
+  pgq --dsn "$dsn" install >"$work/install.log" 2>&1; then
   cat "$work/install.log"
   fail "buildah run --user 65532:65532 $tag pgq install"
 fi
@@ -111,7 +148,12 @@ step "buildah run --user 65532:65532: pgq install created the schema"
 port=$(free_port)
 pg_port=$(sed -nE 's#.*@[^:/]+:([0-9]+)/.*#\1#p' <<<"$PGQ_TEST_DSN")
 pg_user=$(sed -nE 's#^postgresql://([^@:]+)[@:].*#\1#p' <<<"$PGQ_TEST_DSN")
-mkdir -p "$work/etc-pgq/secrets" "$work/rootfs"
+mkdir -p "$work/etc-pgq/secrets"
+# The image's root is mounted here, where uid 65532 may reach it (the probes below run the
+# host's tools as that user, the image has none).
+rootfs_dir=$(mktemp -d /tmp/pgq-image-root.XXXXXX)
+chmod 0755 "$rootfs_dir"
+at_exit 'rmdir "$rootfs_dir" 2>/dev/null'
 printf 'unused-trust-auth\n' >"$work/etc-pgq/secrets/password"
 chown 65532:65532 "$work/etc-pgq/secrets/password"
 chmod 0400 "$work/etc-pgq/secrets/password"
@@ -133,7 +175,6 @@ logging:
 shutdown:
   grace_period: 5s
 EOF
-mnt=$(pgq_image_buildah mount "$ctr")
 # A private mount namespace: the read-only root, the config, /tmp, /proc and /dev exist only
 # for the worker. unshare and chroot exec, so the process "run" is the worker itself.
 worker_port[run]=$port
@@ -148,10 +189,11 @@ worker_spawn run unshare --mount --propagation private bash -c '
   mount -t proc proc "$2/proc"
   mount --rbind /dev "$2/dev"
   if touch "$2/probe" 2>/dev/null; then echo "root filesystem is writable"; exit 3; fi
-  chroot --userspec=65532:65532 "$2" sh -c "touch /tmp/probe && ! touch /probe 2>/dev/null" ||
+  as_nonroot() { setpriv --reuid 65532 --regid 65532 --clear-groups "$@"; }
+  as_nonroot touch "$2/tmp/probe" && ! as_nonroot touch "$2/probe" 2>/dev/null ||
     { echo "uid 65532: /tmp not writable or / writable"; exit 3; }
   exec chroot --userspec=65532:65532 "$2" pgq run --config /etc/pgq/config.yaml
-' sh "$mnt" "$work/rootfs" "$work/etc-pgq"
+' sh "$mnt" "$rootfs_dir" "$work/etc-pgq"
 if ! AWAIT_INTERVAL=0.5 worker_poll run 200 60; then
   cat "$work/run.readyz" 2>/dev/null || true
   fail "pgq run from the image did not reach /readyz 200 within 60 s"

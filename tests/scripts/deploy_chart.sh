@@ -48,6 +48,49 @@ if deploy_renderer; then
     bad "defaults only: unexpected error: $(tail -n 1 "$out/defaults.log")"
   fi
 
+  # A Deployment's selector is immutable: an upgrade from the previous release that changed it
+  # would be rejected by the API server, and the rollout would stall.
+  source tests/scripts/lib/previous_release.sh
+  section "immutable selectors: unchanged since pgq $previous_release_version's chart"
+  previous=$out/previous-chart
+  mkdir -p "$previous"
+  if ! git cat-file -e "$previous_release_commit^{commit}" 2>/dev/null; then
+    bad "commit $previous_release_commit (pgq $previous_release_version) is not in this clone"
+  else
+    git archive "$previous_release_commit" helm/pgq-worker | tar -x -C "$previous"
+    compared=0
+    for values in "$previous"/helm/pgq-worker/ci/*-values.yaml; do
+      name=$(basename "$values")
+      [[ -f $chart/ci/$name ]] || continue
+      "$render" template "$previous/helm/pgq-worker" -f "$values" --name pgq --namespace jobs \
+        "${crd_api_versions[@]}" >"$out/previous-$name" 2>&1 || { bad "the previous chart does not render $name"; continue; }
+      "$render" template "$chart" -f "$chart/ci/$name" --name pgq --namespace jobs \
+        "${crd_api_versions[@]}" >"$out/current-$name" 2>&1 || { bad "this chart does not render $name"; continue; }
+      selectors() { # "KIND/NAME selector-json" per workload
+        "$render" yaml2json "$1" | node -e '
+          let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            for (const entry of JSON.parse(s)) {
+              const o = entry && entry.object;
+              if (o && ["Deployment", "StatefulSet", "DaemonSet"].includes(o.kind)) {
+                const sel = o.spec.selector || {};
+                const keys = Object.keys(sel.matchLabels || {}).sort();
+                console.log(`${o.kind}/${o.metadata.name} ` +
+                  JSON.stringify(keys.map(k => [k, sel.matchLabels[k]])) + JSON.stringify(sel.matchExpressions || []));
+              }
+            }
+          });'
+      }
+      while read -r workload selector; do
+        now=$(selectors "$out/current-$name" | awk -v w="$workload" '$1 == w {print $2}')
+        [[ -z $now ]] && continue # gone in this release (renamed workloads are new objects)
+        compared=$((compared + 1))
+        [[ $now == "$selector" ]] || bad "$name: $workload's selector changed: $selector -> $now"
+      done < <(selectors "$out/previous-$name")
+    done
+    ((compared > 0)) && ok "immutable selectors: $compared workloads of the ci scenarios keep pgq $previous_release_version's selector" ||
+      bad "immutable selectors: no workload was compared"
+  fi
+
   section "negative scenarios (tests/deploy/negative, each over ci/minimal-values.yaml)"
   mkdir -p "$out/negative"
   for values in tests/deploy/negative/*.yaml; do

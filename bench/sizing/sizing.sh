@@ -29,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 pgq_pg_start >/dev/null
-sql() { psql "$PGQ_TEST_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$PGQ_TEST_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 ticks=$(getconf CLK_TCK)
 cpu_seconds() { # utime + stime + cutime + cstime of PID, in seconds
   awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12 + $13 + $14 + $15) / t}' "/proc/$1/stat"

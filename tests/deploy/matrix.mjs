@@ -2,7 +2,7 @@
 // runs this over every chart combination and kustomize overlay + component):
 //
 //   node matrix.mjs --yaml2json PGQ_RENDER [--markers FILE] [--notes-dir DIR]
-//                   [--unfiltered-sets SET,...] [--namespace-alerts] [--keda-alerts-anywhere] SET.json...
+//                   [--unfiltered-sets SET,...] [--namespace-alerts] SET.json...
 //
 //  - selectors: every worker Deployment's selector is a subset of its pod template's labels;
 //    each Service, ServiceMonitor (through its Services), PodMonitor, PodDisruptionBudget and
@@ -20,7 +20,7 @@
 //  - prune CronJob: the workers' own pruning is off (retention ages 0s), a run has a
 //    deadline, and with alerts an alert watches the CronJob's Jobs (kube-state-metrics);
 //  - alerts: runbook_url absolute, no runbook uses wget, KEDA alerts only with a
-//    ScaledObject (unless --keda-alerts-anywhere), and in kustomize sets (--namespace-alerts:
+//    ScaledObject, and in kustomize sets (--namespace-alerts:
 //    rules without a namespace matcher) no rule aggregates over every namespace;
 //  - scheduling: every worker Deployment spreads its pods (topologySpreadConstraints or pod
 //    anti-affinity); with several worker groups, the monitors carry the group as label group.
@@ -35,7 +35,7 @@ const args = process.argv.slice(2);
 const opts = {};
 const files = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--namespace-alerts" || args[i] === "--keda-alerts-anywhere") opts[args[i].slice(2)] = true;
+  if (args[i] === "--namespace-alerts") opts[args[i].slice(2)] = true;
   else if (args[i].startsWith("--")) opts[args[i].slice(2)] = args[++i];
   else files.push(args[i]);
 }
@@ -257,7 +257,7 @@ for (const file of files) {
     const url = a.annotations?.runbook_url;
     if (url !== undefined && !/^https?:\/\//.test(url)) problem(where, `runbook_url ${url} is not absolute`);
     if (/\bwget\b/.test(JSON.stringify(a.annotations ?? {}))) problem(where, "the runbook uses wget, which the image does not have");
-    if (!keda && !opts["keda-alerts-anywhere"] && /keda/i.test(`${a.alert} ${a.expr}`)) {
+    if (!keda && /keda/i.test(`${a.alert} ${a.expr}`)) {
       problem(where, "a KEDA alert without a ScaledObject");
     }
     // An aggregation without by/without merges every namespace's series: another

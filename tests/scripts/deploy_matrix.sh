@@ -319,10 +319,9 @@ if ((${#all_sets[@]} > 0)) && deploy_node; then
   fi
   rm -f "$sets/leak.json" "$notes/leak.txt"
   if ((${#kustomize_sets[@]} > 0)); then
-    # The kustomize prometheus component is one generated file for every overlay, so it
-    # carries the two KEDA alerts also where the keda component is absent (they stay quiet
-    # without KEDA's metrics); the chart renders them only with KEDA.
-    if node "$node_dir/matrix.mjs" --yaml2json "$render" --namespace-alerts --keda-alerts-anywhere \
+    # The KEDA alerts come with the keda component (a patch of the prometheus component's
+    # PrometheusRule), so a kustomize set carries them only with KEDA, as the chart does.
+    if node "$node_dir/matrix.mjs" --yaml2json "$render" --namespace-alerts \
       "${kustomize_sets[@]}" >"$out/matrix-k.log" 2>&1; then
       ok "matrix.mjs (kustomize): $(tail -n 1 "$out/matrix-k.log" | sed 's/^ *//')"
     else

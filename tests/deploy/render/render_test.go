@@ -207,8 +207,8 @@ func TestGeneratedDeployFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2 {
-		t.Fatalf("want 2 generated files, got %d", len(files))
+	if len(files) != 3 {
+		t.Fatalf("want 3 generated files, got %d", len(files))
 	}
 	for _, g := range files {
 		if !strings.HasPrefix(g.path, "operator-manifests/") {
@@ -223,5 +223,15 @@ func TestGeneratedDeployFiles(t *testing.T) {
 	}
 	if strings.Contains(rules, `namespace="`) || strings.Contains(rules, "helm.sh/chart") {
 		t.Errorf("generated rules must not select a namespace or carry Helm labels:\n%.400s", rules)
+	}
+	// The KEDA alerts are the keda component's patch, and only there.
+	keda := string(files[2].content)
+	for _, alert := range []string{"alert: PgqJobsWaitingNoWorkers", "alert: PgqScalerErrors"} {
+		if strings.Contains(rules, alert) || !strings.Contains(keda, alert) {
+			t.Errorf("%s must be in %s only", alert, files[2].path)
+		}
+	}
+	if !strings.Contains(keda, "- op: add\n  path: /spec/groups/-\n") || strings.Contains(keda, "PgqNoReadyWorkers") {
+		t.Errorf("the keda patch must append a group of the KEDA alerts only:\n%.600s", keda)
 	}
 }

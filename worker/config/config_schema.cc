@@ -35,6 +35,7 @@ using schema::kRetry;
 using schema::kSchedule;
 using schema::kRetention;
 using schema::kShutdown;
+using schema::kWeb;
 
 // `name: {section}` entries, in document order; `what` names them in errors.
 template <typename T>
@@ -114,6 +115,7 @@ const Section<Document, WorkerConfig> kTop{{
        EmitSection(o, kShutdown, c);
      }},
     Nested<&kRetention, &WorkerConfig::run>("retention"),
+    Nested<&kWeb, &WorkerConfig::web>("web"),
 }};
 
 // PGQUEUER_* from the environment first (with PgQueuer's legacy names), the
@@ -207,6 +209,7 @@ std::vector<std::string> SchemaKeyPaths() {
   AddPaths(out, "logging", kLogging);
   AddPaths(out, "shutdown", kShutdown);
   AddPaths(out, "retention", kRetention);
+  AddPaths(out, "web", kWeb);
   return out;
 }
 

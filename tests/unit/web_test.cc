@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config/config.h"
 #include "pgq/error.h"
 #include "web/auth.h"
 #include "web/console.h"
@@ -238,3 +239,52 @@ TEST(WebConsoleTest, UnknownPathsAndBadFiltersAreRefusedWithoutQuerying) {
 
 }  // namespace
 }  // namespace pgq::worker::web
+
+namespace pgq::worker {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WebConfigError(const std::string& web) {
+  const std::string yaml =
+      "database: {host: db}\nentrypoints:\n  a:\n    handler: {type: noop}\nweb:\n" + web;
+  try {
+    ParseConfig(yaml, "console.yaml", [](const char*) { return std::optional<std::string>(); });
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WebConfigTest, DefaultsAreLoopbackWithoutAuth) {
+  const WorkerConfig config =
+      ParseConfig("database: {host: db}\nentrypoints:\n  a:\n    handler: {type: noop}\n",
+                  "console.yaml", [](const char*) { return std::optional<std::string>(); });
+  EXPECT_EQ(config.web.address, "127.0.0.1");
+  EXPECT_EQ(config.web.port, 8080);
+  EXPECT_FALSE(config.web.read_only);
+  EXPECT_EQ(config.web.payload_preview, 4096);
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.2"));
+  EXPECT_TRUE(IsLoopbackAddress("::1"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0"));
+  EXPECT_FALSE(IsLoopbackAddress("10.1.2.3"));
+}
+
+TEST(WebConfigTest, ErrorsNameFileLineColumnAndKey) {
+  EXPECT_EQ(WebConfigError("  address: 0.0.0.0\n"),
+            "console.yaml:6:12: web.address: serving the console on 0.0.0.0 needs HTTP Basic "
+            "auth (username_file and password_file); without it, bind a loopback address such "
+            "as 127.0.0.1");
+  EXPECT_THAT(WebConfigError("  username_file: /nonexistent/user\n"),
+              HasSubstr("console.yaml:6:18: web.username_file: cannot read /nonexistent/user"));
+  EXPECT_THAT(WebConfigError("  port: 0\n"), HasSubstr("console.yaml:6:9: web.port:"));
+  EXPECT_THAT(WebConfigError("  read_only: maybe\n"), HasSubstr("web.read_only:"));
+  EXPECT_THAT(WebConfigError("  payload_preview: -1\n"), HasSubstr("web.payload_preview:"));
+  EXPECT_THAT(WebConfigError("  adress: 127.0.0.1\n"), HasSubstr("web.adress"));
+  const std::string readable = std::string(PGQ_SOURCE_DIR) + "/README.md";
+  EXPECT_THAT(WebConfigError("  username_file: " + readable + "\n"),
+              HasSubstr("web.password_file: username_file and password_file go together"));
+}
+
+}  // namespace
+}  // namespace pgq::worker

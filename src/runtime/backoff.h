@@ -10,7 +10,9 @@
 
 namespace pgq::detail {
 
-/// 100 ms, doubling per failure, capped at 5 s; back to 100 ms on success.
+/// 100 ms, doubling per failure, capped at 2 s; back to 100 ms on success.
+/// The cap bounds how long a loop sleeps past the moment the database is
+/// back (a promoted primary): a failover costs the fleet at most ~2 s more.
 class Backoff {
  public:
   std::chrono::milliseconds current() const noexcept { return current_; }
@@ -27,7 +29,7 @@ class Backoff {
 
  private:
   static constexpr std::chrono::milliseconds kInitial{100};
-  static constexpr std::chrono::milliseconds kMax{5000};
+  static constexpr std::chrono::milliseconds kMax{2000};
   std::chrono::milliseconds current_ = kInitial;
 };
 

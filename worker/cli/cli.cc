@@ -13,6 +13,7 @@
 #include "cli/prune_command.h"
 #include "cli/run_command.h"
 #include "cli/schema_commands.h"
+#include "cli/web_command.h"
 #include "pgq/error.h"
 #include "pgq/version.h"
 
@@ -32,6 +33,7 @@ int Main(int argc, char** argv) {
   RunCommand run(action);
   BenchCommand bench(globals, action);
   PruneCommand prune(globals, action);
+  WebCommand web(globals, action);
   // The order of `pgq --help`.
   schema.Register(app);
   AddMigrateCommand(app, action);
@@ -40,6 +42,7 @@ int Main(int argc, char** argv) {
   bench.Register(app);
   jobs.RegisterInspection(app);
   prune.Register(app);
+  web.Register(app);
 
   try {
     app.parse(argc, argv);

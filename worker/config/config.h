@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgq/driver.h"
@@ -117,6 +118,24 @@ struct HttpConfig {
   int port = 9090;
 };
 
+/// `pgq web`: where the console listens and who may use it.
+struct WebConfig {
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  /// Hide and refuse every action (requeue).
+  bool read_only = false;
+  /// HTTP Basic credentials, one secret file each (both or neither);
+  /// required unless `address` is a loopback address.
+  std::optional<std::string> username_file;
+  std::optional<std::string> password_file;
+  /// Bytes of a payload the job screen shows; 0 hides payloads.
+  std::int64_t payload_preview = 4096;
+  bool operator==(const WebConfig&) const = default;
+};
+
+/// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackAddress(std::string_view address);
+
 struct LoggingConfig {
   std::string level = "info";  // trace|debug|info|warn|error|critical|off
   bool json = true;            // format: json | text
@@ -140,6 +159,7 @@ struct WorkerConfig {
   std::vector<EntrypointConfig> entrypoints;
   std::vector<ScheduleConfig> schedules;
   HttpConfig http;
+  WebConfig web;  // used by `pgq web` only
   LoggingConfig logging;
   MigrationsConfig migrations;
   std::chrono::milliseconds shutdown_grace{30000};

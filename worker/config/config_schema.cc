@@ -36,6 +36,7 @@ using schema::kSchedule;
 using schema::kRetention;
 using schema::kShutdown;
 using schema::kMigrations;
+using schema::kWeb;
 
 // `name: {section}` entries, in document order; `what` names them in errors.
 template <typename T>
@@ -116,6 +117,7 @@ const Section<Document, WorkerConfig> kTop{{
      }},
     Nested<&kRetention, &WorkerConfig::run>("retention"),
     Nested<&kMigrations, &WorkerConfig::migrations>("migrations"),
+    Nested<&kWeb, &WorkerConfig::web>("web"),
 }};
 
 // PGQUEUER_* from the environment first (with PgQueuer's legacy names), the
@@ -210,6 +212,7 @@ std::vector<std::string> SchemaKeyPaths() {
   AddPaths(out, "shutdown", kShutdown);
   AddPaths(out, "retention", kRetention);
   AddPaths(out, "migrations", kMigrations);
+  AddPaths(out, "web", kWeb);
   return out;
 }
 

@@ -8,6 +8,7 @@
 //   schema_entrypoints.cc  handlers, entrypoints (retry)
 //   schema_service.cc      schedules, http, logging, shutdown, migrations
 //   schema_retention.cc    retention
+//   schema_web.cc          web (`pgq web`)
 //   config_schema.cc       the document (top-level keys) and the entry points
 
 #include <yaml-cpp/yaml.h>
@@ -161,6 +162,7 @@ extern const Section<EntrypointConfig> kEntrypoint;   // schema_entrypoints.cc
 extern const Section<ScheduleConfig> kSchedule;       // schema_service.cc
 extern const Section<HttpConfig> kHttp;               // schema_service.cc
 extern const Section<LoggingConfig> kLogging;         // schema_service.cc
+extern const Section<WebConfig> kWeb;                 // schema_web.cc
 extern const Section<WorkerConfig> kShutdown;         // schema_service.cc
 extern const Section<MigrationsConfig> kMigrations;   // schema_service.cc
 extern const Section<RunOptions> kRetention;          // schema_retention.cc

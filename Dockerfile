@@ -16,8 +16,8 @@
 
 # Pin the base by digest for a release build (docs/deployment.md shows how to look it up):
 #   --build-arg DEBIAN_IMAGE=debian:bookworm-slim@sha256:<digest>
-# The default stays a tag: tests/scripts/image.sh builds on a base it makes itself with
-# debootstrap and commits under this name, and a locally made image has no registry digest.
+# The default stays a tag. tests/scripts/image.sh builds on a base it makes itself with
+# debootstrap (a local name passed as DEBIAN_IMAGE); a locally made image has no digest.
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 # ---- build ---------------------------------------------------------------------------------

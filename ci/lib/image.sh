@@ -6,8 +6,8 @@
 #
 #   pgq_image_init DIR          private buildah storage under DIR (storage/, run/), so runs do
 #                               not touch the machine's /var/lib/containers; sets PGQ_IMAGE_DIR
-#   pgq_image_base CACHE NAME   make NAME (the Dockerfile's FROM, e.g.
-#                               docker.io/library/debian:bookworm-slim) from a debootstrap
+#   pgq_image_base CACHE NAME   make NAME (a local name passed as the Dockerfile's
+#                               DEBIAN_IMAGE, e.g. localhost/debian:bookworm-slim) from a debootstrap
 #                               minbase tarball cached at CACHE; debootstraps only when CACHE
 #                               is missing, and writes it atomically (tmp file, then mv)
 #   pgq_image_build TAG ARGS... buildah bud --pull-never -t TAG, extra ARGS (e.g. --build-arg)

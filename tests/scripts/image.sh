@@ -33,7 +33,8 @@ source "$root/ci/lib/image.sh"
 
 build_dir=${PGQ_BUILD_DIR:-$root/build}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
-base_name=docker.io/library/debian:bookworm-slim
+# The base is a local name, passed as the Dockerfile's DEBIAN_IMAGE: nothing names a registry.
+base_name=localhost/debian:bookworm-slim
 base_cache=$build_dir/fixtures/debian-bookworm-minbase.tar
 tag=localhost/pgq:test-$$
 started=$SECONDS
@@ -72,7 +73,7 @@ echo "== buildah bud --pull-never (vfs, chroot isolation) =="
 version=$(sed -nE 's/^appVersion: "?([^"]*)"?$/\1/p' helm/pgq-worker/Chart.yaml)
 revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 source_url=$(git -C "$root" remote get-url origin 2>/dev/null || echo "file://$root")
-if ! pgq_image_build "$tag" --build-arg PGQ_VERSION="$version" \
+if ! pgq_image_build "$tag" --build-arg DEBIAN_IMAGE="$base_name" --build-arg PGQ_VERSION="$version" \
   --build-arg PGQ_REVISION="$revision" --build-arg PGQ_SOURCE="$source_url" \
   >"$work/bud.log" 2>&1; then
   tail -n 40 "$work/bud.log"

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/config_file.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "pgq/driver.h"
@@ -40,17 +41,9 @@ int PrintPlan(const Schema& schema, Executor& db) {
 }
 
 int Migrate(const MigrateFlags& o) {
-  auto env = [](const char* name) -> std::optional<std::string> {
-    if (const char* value = std::getenv(name)) return std::string(value);
-    return std::nullopt;
-  };
-  worker::WorkerConfig config;
-  try {
-    config = worker::LoadConfig(o.config_path, env);
-  } catch (const worker::ConfigError& e) {
-    std::cerr << "pgq: configuration error: " << e.what() << "\n";
-    return kExitUsage;
-  }
+  auto loaded = LoadConfigFile(o.config_path);
+  if (!loaded) return kExitUsage;
+  worker::WorkerConfig config = std::move(*loaded);
   if (!o.user.empty()) {
     // The migration Job's own role (the schema's owner) with its own password
     // file mounted where the workers' would be; a DSN names its user itself.

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/config_file.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "pgq/index_maintenance.h"
@@ -70,15 +71,8 @@ int PruneCommand::Run() const {
   // names come from a worker configuration, e.g. the fleet's ConfigMap.
   std::optional<worker::WorkerConfig> config;
   if (!config_path_.empty()) {
-    try {
-      config = worker::LoadConfig(config_path_, [](const char* name) {
-        const char* value = std::getenv(name);
-        return value ? std::optional<std::string>(value) : std::nullopt;
-      });
-    } catch (const worker::ConfigError& e) {
-      std::cerr << "pgq: configuration error: " << e.what() << "\n";
-      return kExitUsage;
-    }
+    config = LoadConfigFile(config_path_);
+    if (!config) return kExitUsage;
   }
   const DBSettings settings = config ? config->settings : globals_.Settings();
   ConnectionDriver db(config ? config->Connection() : ConnectionOptions::FromDsn(globals_.Dsn()));

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/config_file.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "run/log_format.h"
@@ -16,19 +17,10 @@ void RunCommand::Register(CLI::App& app) {
   run->add_option("-c,--config", config_path_, "worker configuration (YAML)")->required();
   run->callback([this] {
     action_ = [this] {
-      auto env = [](const char* name) -> std::optional<std::string> {
-        if (const char* value = std::getenv(name)) return std::string(value);
-        return std::nullopt;
-      };
-      worker::WorkerConfig config;
-      try {
-        config = worker::LoadConfig(config_path_, env);
-      } catch (const worker::ConfigError& e) {
-        std::cerr << "pgq: configuration error: " << e.what() << "\n";
-        return kExitUsage;
-      }
-      worker::SetupLogging(config.logging);
-      return worker::RunWorker(config);
+      const auto config = LoadConfigFile(config_path_);
+      if (!config) return kExitUsage;
+      worker::SetupLogging(config->logging);
+      return worker::RunWorker(*config);
     };
   });
 }

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/config_file.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "config/secret_files.h"
@@ -30,15 +31,9 @@ std::optional<std::string> ReadCredential(const std::string& path) {
 int WebCommand::Run() const {
   worker::WorkerConfig config;
   if (!config_path_.empty()) {
-    try {
-      config = worker::LoadConfig(config_path_, [](const char* name) {
-        const char* value = std::getenv(name);
-        return value ? std::optional<std::string>(value) : std::nullopt;
-      });
-    } catch (const worker::ConfigError& e) {
-      std::cerr << "pgq: configuration error: " << e.what() << "\n";
-      return kExitUsage;
-    }
+    auto loaded = LoadConfigFile(config_path_);
+    if (!loaded) return kExitUsage;
+    config = std::move(*loaded);
   }
   worker::SetupLogging(config.logging);
   const DBSettings settings = config_path_.empty() ? globals_.Settings() : config.settings;
